@@ -1,0 +1,167 @@
+// `faultline proxy`: the TCP chaos proxy. With no arguments it serves the
+// admin API on 127.0.0.1:8474 and no links, as toxiproxy-server does; with
+// --listen/--upstream it serves one link, with --config a file of links.
+
+#include <csignal>
+#include <random>
+
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/signal_set.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <spdlog/spdlog.h>
+
+#include "cli/commands.hpp"
+#include "core/errors.hpp"
+#include "core/host_port.hpp"
+#include "proxy/admin_api.hpp"
+#include "proxy/link_registry.hpp"
+#include "proxy/proxy_config.hpp"
+#include "reports/jsonl_recorder.hpp"
+
+namespace faultline::cli {
+namespace {
+
+struct ProxyOptions {
+  std::string name = "link";
+  std::string listen;
+  std::string upstream;
+  std::vector<std::string> faults;
+  std::string config;
+  std::string api;
+  std::string api_token;
+  std::optional<std::uint64_t> seed;
+  std::string events;
+  double duration = 0;
+};
+
+void check_upstream_resolves(const std::string& upstream, const std::string& where) {
+  auto hp = parse_host_port(upstream);
+  boost::asio::io_context io;
+  boost::asio::ip::tcp::resolver resolver(io);
+  boost::system::error_code ec;
+  resolver.resolve(hp->host, std::to_string(hp->port), ec);
+  if (ec) throw StartupError(where + ": upstream " + upstream + " does not resolve: " + ec.message());
+}
+
+nlohmann::json single_link(const ProxyOptions& o) {
+  nlohmann::json toxics = nlohmann::json::array();
+  for (const auto& text : o.faults) toxics.push_back(parse_fault_text(text).to_json());
+  return nlohmann::json::array({{{"name", o.name}, {"listen", o.listen}, {"upstream", o.upstream}, {"toxics", toxics}}});
+}
+
+int run_proxy(const ProxyOptions& o) {
+  if (o.listen.empty() != o.upstream.empty()) throw ConfigError("--listen/--upstream", "give both, or neither");
+  if (!o.faults.empty() && o.listen.empty()) throw ConfigError("--fault", "needs --listen and --upstream");
+  if (!o.config.empty() && !o.listen.empty()) throw ConfigError("--config", "give --config or --listen, not both");
+
+  nlohmann::json links = nlohmann::json::array();
+  std::string source = "--listen";
+  if (!o.listen.empty()) links = single_link(o);
+  if (!o.config.empty()) {
+    links = read_json_file(o.config);
+    source = o.config;
+    if (!links.is_array()) throw ConfigError(o.config, "must hold a JSON array of proxies");
+  }
+  std::string api = o.api;
+  if (api.empty() && links.empty()) api = "127.0.0.1:8474";
+  if (!api.empty()) {
+    auto hp = parse_host_port(api);
+    if (!hp) throw ConfigError("--api", "\"" + api + "\" is not HOST:PORT");
+    if (!is_loopback_host(hp->host) && o.api_token.empty())
+      throw ConfigError("--api", "binding the admin API to " + hp->host + " (not loopback) requires --api-token");
+  }
+
+  const std::uint64_t seed = o.seed ? *o.seed : std::random_device{}() * 0x100000001ULL ^ std::random_device{}();
+  EventLog events;
+  std::unique_ptr<JsonlRecorder> recorder;
+  if (!o.events.empty()) {
+    recorder = std::make_unique<JsonlRecorder>(o.events);
+    recorder->attach(events);
+  }
+  events.emit("proxy", "run.start", {{"seed", seed}, {"version", FAULTLINE_VERSION}});
+  spdlog::info("seed {}", seed);
+
+  boost::asio::io_context io;
+  ProxyEnv env{events, seed};
+  LinkRegistry registry(io.get_executor(), env);
+  for (std::size_t i = 0; i < links.size(); ++i) {
+    if (links[i].is_object() && links[i].contains("upstream") && links[i]["upstream"].is_string())
+      check_upstream_resolves(links[i]["upstream"].get<std::string>(),
+                              source + (o.config.empty() ? "" : " /" + std::to_string(i) + "/upstream"));
+  }
+  try {
+    for (const auto& link : registry.populate(links))
+      spdlog::info("link {}: {} -> {} ({} faults)", link->name(), link->config().listen, link->config().upstream,
+                   link->faults().size());
+  } catch (const ApiError& e) {
+    if (e.status() == 400) throw ConfigError(source, e.what());
+    throw StartupError(e.what());
+  }
+
+  std::unique_ptr<AdminApi> admin;
+  if (!api.empty()) {
+    admin = std::make_unique<AdminApi>(io.get_executor(), registry, o.api_token);
+    admin->listen(api);
+    spdlog::info("admin API on http://{}", admin->address());
+    events.emit("proxy", "api.up", {{"address", admin->address()}});
+  }
+
+  boost::asio::signal_set signals(io, SIGINT, SIGTERM);
+  boost::asio::steady_timer force(io);
+  boost::asio::steady_timer deadline(io);
+  bool stopping = false;
+  int exit_code = kExitOk;
+  auto shut_down = [&](const std::string& why) {
+    if (stopping) return;
+    stopping = true;
+    spdlog::info("shutting down: {}", why);
+    signals.cancel();
+    deadline.cancel();
+    if (admin) admin->stop();
+    registry.stop_all(why);
+    force.expires_after(std::chrono::seconds(2));
+    force.async_wait([&](boost::system::error_code ec) {
+      if (!ec) io.stop();
+    });
+  };
+  signals.async_wait([&](boost::system::error_code ec, int signo) {
+    if (ec) return;
+    shut_down(signo == SIGINT ? "SIGINT" : "SIGTERM");
+  });
+  if (o.duration > 0) {
+    deadline.expires_after(std::chrono::duration_cast<std::chrono::steady_clock::duration>(
+        std::chrono::duration<double>(o.duration)));
+    deadline.async_wait([&](boost::system::error_code ec) {
+      if (!ec) shut_down("--duration elapsed");
+    });
+  }
+  io.run();
+  events.emit("proxy", "run.end", {{"seed", seed}});
+  return exit_code;
+}
+
+}  // namespace
+
+void register_proxy_command(CLI::App& root, CommandResult& result) {
+  auto opts = std::make_shared<ProxyOptions>();
+  auto* cmd = root.add_subcommand("proxy", "Run the TCP chaos proxy (Toxiproxy-compatible admin API)");
+  cmd->add_option("--listen", opts->listen, "Serve one link: listen on HOST:PORT");
+  cmd->add_option("--upstream", opts->upstream, "Serve one link: forward to HOST:PORT");
+  cmd->add_option("--name", opts->name, "Name of the one link")->capture_default_str();
+  cmd->add_option("--fault", opts->faults,
+                  "Fault on the one link: TYPE[,KEY=VALUE...] with keys name, stream (upstream|downstream), "
+                  "toxicity and the type's attributes, e.g. latency,stream=downstream,latency=100,jitter=10; "
+                  "or a toxic as JSON. Repeatable.");
+  cmd->add_option("--config", opts->config, "Serve the links in FILE (a JSON array of proxies, as for /populate)");
+  cmd->add_option("--api", opts->api,
+                  "Serve the admin API on HOST:PORT (default 127.0.0.1:8474 when no link is given)");
+  cmd->add_option("--api-token", opts->api_token, "Require this bearer token of API requests (needed off loopback)");
+  cmd->add_option("--seed", opts->seed, "Seed for every random decision (default: random, logged)");
+  cmd->add_option("--events", opts->events, "Write the event history to FILE (JSONL)");
+  cmd->add_option("--duration", opts->duration, "Stop after SECONDS (default: run until SIGINT/SIGTERM)")
+      ->check(CLI::NonNegativeNumber);
+  cmd->callback([opts, &result] { result.exit_code = run_guarded("proxy", [&] { return run_proxy(*opts); }); });
+}
+
+}  // namespace faultline::cli

@@ -1,0 +1,40 @@
+#pragma once
+// A fault as configured on a link: the wrapper fields every fault has (name,
+// type, direction, probability) around the type's validated settings. Parsed
+// in two steps: the wrapper, then the type's attributes through the registry.
+// The JSON shape is Toxiproxy's toxic: {name, type, stream, toxicity, attributes}.
+
+#include <memory>
+#include <string>
+#include <string_view>
+
+#include <nlohmann/json.hpp>
+
+#include "faults/byte_fault.hpp"
+
+namespace faultline {
+
+struct FaultSpec {
+  std::string name;
+  std::string type;
+  Direction direction = Direction::downstream;
+  double toxicity = 1.0;  // probability that a connection gets this fault
+  std::shared_ptr<const ByteFault> fault;
+
+  nlohmann::json to_json() const;
+};
+
+// Parses a toxic object. Errors name the JSON pointer under `pointer`.
+FaultSpec parse_fault(const nlohmann::json& toxic, const std::string& pointer);
+
+// Applies an update (Toxiproxy's POST /toxics/{name}): the given attributes
+// are merged into the current ones, toxicity and stream may change; name and
+// type may not.
+FaultSpec update_fault_spec(const FaultSpec& current, const nlohmann::json& patch, const std::string& pointer);
+
+// The command line form: TYPE[,KEY=VALUE...], where KEY is name, stream,
+// toxicity (or probability) or one of the type's attributes. A text starting
+// with '{' is read as a toxic JSON object.
+FaultSpec parse_fault_text(std::string_view text);
+
+}  // namespace faultline

@@ -1,0 +1,46 @@
+#pragma once
+// The admin HTTP API, compatible with Toxiproxy's: /proxies, /proxies/{name},
+// /proxies/{name}/toxics[/{toxic}], /populate, /reset, /version, with the same
+// field names, status codes and error bodies ({"error": ..., "status": ...}),
+// plus /metrics in Prometheus text format. faultline's own fault types go
+// through the same endpoints.
+
+#include <memory>
+#include <string>
+
+#include <boost/asio/awaitable.hpp>
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/beast/http.hpp>
+
+namespace faultline {
+
+class LinkRegistry;
+
+class AdminApi {
+ public:
+  using Request = boost::beast::http::request<boost::beast::http::string_body>;
+  using Response = boost::beast::http::response<boost::beast::http::string_body>;
+
+  // A non-empty token is required of every request (Authorization: Bearer TOKEN).
+  AdminApi(boost::asio::any_io_executor ex, LinkRegistry& links, std::string token);
+
+  // Throws StartupError when the address can't be bound.
+  void listen(const std::string& address);
+  void stop();
+  std::string address() const { return address_; }
+
+  // Answers one request; public so that tests can call it without a socket.
+  Response handle(const Request& request);
+
+ private:
+  boost::asio::awaitable<void> accept_loop(std::shared_ptr<boost::asio::ip::tcp::acceptor> acceptor);
+  boost::asio::awaitable<void> session(boost::asio::ip::tcp::socket socket);
+
+  boost::asio::any_io_executor ex_;
+  LinkRegistry& links_;
+  std::string token_;
+  std::string address_;
+  std::shared_ptr<boost::asio::ip::tcp::acceptor> acceptor_;
+};
+
+}  // namespace faultline

@@ -1,0 +1,418 @@
+#include "proxy/connection.hpp"
+
+#include <algorithm>
+
+#include <boost/asio/as_tuple.hpp>
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/connect.hpp>
+#include <boost/asio/detached.hpp>
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/use_awaitable.hpp>
+#include <boost/asio/write.hpp>
+#include <spdlog/spdlog.h>
+
+#include "core/rng.hpp"
+#include "proxy/link.hpp"
+
+namespace faultline {
+
+using asio::ip::tcp;
+namespace {
+constexpr auto use_tuple = asio::as_tuple(asio::use_awaitable);
+constexpr std::size_t kMaxChunk = 256 * 1024;
+constexpr std::size_t kMinChunk = 2048;
+
+std::string endpoint_text(const tcp::socket& s, bool remote) {
+  boost::system::error_code ec;
+  const auto ep = remote ? s.remote_endpoint(ec) : s.local_endpoint(ec);
+  if (ec) return "?";
+  return ep.address().to_string() + ":" + std::to_string(ep.port());
+}
+
+bool is_reset(const boost::system::error_code& ec) {
+  return ec == asio::error::connection_reset || ec == asio::error::broken_pipe;
+}
+
+std::string_view by_name(Connection::By by) {
+  switch (by) {
+    case Connection::By::client: return "client";
+    case Connection::By::server: return "server";
+    case Connection::By::proxy: return "proxy";
+  }
+  return "proxy";
+}
+
+Connection::By sender_of(Direction d) {
+  return d == Direction::upstream ? Connection::By::client : Connection::By::server;
+}
+Connection::By receiver_of(Direction d) {
+  return d == Direction::upstream ? Connection::By::server : Connection::By::client;
+}
+
+}  // namespace
+
+// A fault attached to one direction of one connection: the fault's stage, its
+// seeded random source, and the waits it has in progress (cancelled when the
+// fault is removed or the connection closes).
+class AttachedFault final : public AttachedStage, public StageContext {
+ public:
+  AttachedFault(Connection& conn, Direction dir, std::shared_ptr<const FaultSpec> spec)
+      : conn_(conn),
+        dir_(dir),
+        spec_(std::move(spec)),
+        stage_(spec_->fault->instantiate()),
+        rng_(derive_seed(conn.link().env().seed, conn.link().name(), spec_->name, conn.number())) {
+    const double roll = rng_.uniform();
+    selected_ = roll < spec_->toxicity;
+    auto& counters = conn_.link().stats().faults[spec_->name];
+    counters.type = spec_->type;
+    ++(selected_ ? counters.connections_selected : counters.connections_skipped);
+    conn_.link().env().events.emit(conn_.link().source(), "fault.decision",
+                                   {{"conn", conn_.number()},
+                                    {"fault", spec_->name},
+                                    {"type", spec_->type},
+                                    {"direction", to_string(dir_)},
+                                    {"toxicity", spec_->toxicity},
+                                    {"roll", roll},
+                                    {"applied", selected_}});
+  }
+
+  // AttachedStage
+  ByteStage& stage() override { return *stage_; }
+  StageContext& context() override { return *this; }
+  bool active() const override { return selected_ && !removed_; }
+
+  // StageContext
+  Clock::time_point now() const override { return Clock::now(); }
+  asio::awaitable<bool> wait_until(Clock::time_point deadline) override {
+    if (removed_ || conn_.closing()) co_return false;
+    asio::steady_timer timer(conn_.executor(), deadline);
+    waits_.push_back(&timer);
+    auto [ec] = co_await timer.async_wait(use_tuple);
+    waits_.erase(std::find(waits_.begin(), waits_.end(), &timer));
+    co_return !ec && !removed_ && !conn_.closing();
+  }
+  bool removed() const override { return removed_; }
+  Rng& rng() override { return rng_; }
+  Direction direction() const override { return dir_; }
+  void injected(nlohmann::json detail) override {
+    ++conn_.link().stats().faults[spec_->name].injections;
+    if (detail.is_null()) return;
+    nlohmann::json fields = {{"conn", conn_.number()},
+                             {"fault", spec_->name},
+                             {"type", spec_->type},
+                             {"direction", to_string(dir_)}};
+    if (detail.is_object()) fields.update(detail);
+    conn_.link().env().events.emit(conn_.link().source(), "fault.inject", std::move(fields));
+  }
+  void close_connection(CloseMode mode, std::string_view reason) override {
+    conn_.close(mode, Connection::By::proxy, "fault", std::string(reason) + " (" + spec_->name + ")");
+  }
+
+  const FaultSpec& spec() const { return *spec_; }
+  bool selected() const { return selected_; }
+  void cancel_waits() {
+    for (auto* t : waits_) t->cancel();
+  }
+  void remove() {
+    removed_ = true;
+    cancel_waits();
+  }
+
+ private:
+  Connection& conn_;
+  Direction dir_;
+  std::shared_ptr<const FaultSpec> spec_;
+  std::unique_ptr<ByteStage> stage_;
+  Rng rng_;
+  bool selected_ = false;
+  bool removed_ = false;
+  std::vector<asio::steady_timer*> waits_;
+};
+
+// ---------------------------------------------------------------- Pipe
+
+Pipe::Pipe(Connection& conn, Direction dir, tcp::socket& from, tcp::socket& to)
+    : conn_(conn), dir_(dir), from_(from), to_(to), data_ready_(from.get_executor()), space_ready_(from.get_executor()) {
+  rebuild_chain();
+}
+
+void Pipe::rebuild_chain() {
+  std::vector<std::shared_ptr<AttachedStage>> stages(attached_.begin(), attached_.end());
+  chain_ = std::make_shared<FaultChain>(std::move(stages), *this);
+}
+
+void Pipe::attach(std::shared_ptr<const FaultSpec> spec, std::optional<std::size_t> position) {
+  auto fault = std::make_shared<AttachedFault>(conn_, dir_, std::move(spec));
+  const auto at = position ? std::min(*position, attached_.size()) : attached_.size();
+  attached_.insert(attached_.begin() + static_cast<std::ptrdiff_t>(at), fault);
+  rebuild_chain();
+  if (fault->selected()) {
+    auto self = conn_.shared_from_this();
+    asio::co_spawn(
+        conn_.executor(),
+        [self, fault]() -> asio::awaitable<void> { co_await fault->stage().on_attach(*fault); },
+        [](std::exception_ptr e) {
+          if (!e) return;
+          try {
+            std::rethrow_exception(e);
+          } catch (const std::exception& ex) {
+            spdlog::error("fault attach failed: {}", ex.what());
+          }
+        });
+  }
+}
+
+std::optional<std::size_t> Pipe::detach(const std::string& name) {
+  for (std::size_t i = 0; i < attached_.size(); ++i) {
+    if (attached_[i]->spec().name != name) continue;
+    attached_[i]->remove();
+    attached_.erase(attached_.begin() + static_cast<std::ptrdiff_t>(i));
+    rebuild_chain();
+    return i;
+  }
+  return std::nullopt;
+}
+
+void Pipe::wake() {
+  for (auto& f : attached_) f->cancel_waits();
+  data_ready_.notify();
+  space_ready_.notify();
+}
+
+asio::awaitable<void> Pipe::read_loop() {
+  auto self = conn_.shared_from_this();
+  while (!conn_.closing()) {
+    if (queued_bytes_ >= conn_.link().env().max_queued_bytes) {
+      co_await space_ready_.wait();
+      continue;
+    }
+    // Wait for readability first, so an idle connection holds no buffer.
+    auto [wait_ec] = co_await from_.async_wait(tcp::socket::wait_read, use_tuple);
+    if (conn_.closing()) break;
+    std::size_t want = kMinChunk;
+    if (!wait_ec) {
+      boost::system::error_code avail_ec;
+      want = std::clamp<std::size_t>(from_.available(avail_ec), kMinChunk, kMaxChunk);
+    }
+    Chunk chunk;
+    chunk.bytes.resize(want);
+    auto [ec, n] = wait_ec ? std::tuple{wait_ec, std::size_t{0}}
+                           : co_await from_.async_read_some(asio::buffer(chunk.bytes), use_tuple);
+    if (conn_.closing()) break;
+    if (ec) {
+      StreamEnd end;
+      end.kind = ec == asio::error::eof ? StreamEnd::fin : is_reset(ec) ? StreamEnd::rst : StreamEnd::error;
+      end.ec = ec;
+      conn_.note_end(dir_, end);
+      queue_.push_back(Item{{}, end});
+      data_ready_.notify();
+      co_return;
+    }
+    chunk.arrival = Clock::now();
+    chunk.bytes.resize(n);
+    queued_bytes_ += n;
+    queue_.push_back(Item{std::move(chunk), std::nullopt});
+    data_ready_.notify();
+  }
+}
+
+asio::awaitable<void> Pipe::pump_loop() {
+  auto self = conn_.shared_from_this();
+  while (!conn_.closing()) {
+    if (queue_.empty()) {
+      co_await data_ready_.wait();
+      continue;
+    }
+    Item item = std::move(queue_.front());
+    queue_.pop_front();
+    queued_bytes_ -= item.chunk.bytes.size();
+    space_ready_.notify();
+    auto chain = chain_;  // this chunk finishes its way through the chain it entered
+    if (item.end) {
+      co_await chain->end(0, *item.end);
+      co_return;
+    }
+    co_await chain->data(0, std::move(item.chunk));
+  }
+}
+
+asio::awaitable<void> Pipe::write(Chunk chunk) {
+  if (conn_.closing() || chunk.bytes.empty()) co_return;
+  auto [ec, n] = co_await asio::async_write(to_, asio::buffer(chunk.bytes), use_tuple);
+  bytes_ += n;
+  auto& stats = conn_.link().stats();
+  (dir_ == Direction::upstream ? stats.bytes_upstream : stats.bytes_downstream) += n;
+  if (ec && !conn_.closing()) {
+    conn_.close(CloseMode::rst, receiver_of(dir_), is_reset(ec) ? "rst" : "error",
+                "write to " + std::string(by_name(receiver_of(dir_))) + ": " + ec.message());
+  }
+}
+
+asio::awaitable<void> Pipe::end(StreamEnd end) {
+  if (conn_.closing()) co_return;
+  if (end.kind == StreamEnd::fin) {
+    boost::system::error_code ec;
+    to_.shutdown(tcp::socket::shutdown_send, ec);
+    conn_.pipe_finished(dir_);
+  } else {
+    // A reset or an error on one side is passed on as a reset to the other.
+    conn_.close(CloseMode::rst, sender_of(dir_), std::string(to_string(end.kind)),
+                std::string(by_name(sender_of(dir_))) + ": " + end.ec.message());
+  }
+  co_return;
+}
+
+// ---------------------------------------------------------------- Connection
+
+Connection::Connection(std::shared_ptr<Link> link, tcp::socket client, std::uint64_t number)
+    : link_(std::move(link)),
+      client_(std::move(client)),
+      server_(client_.get_executor()),
+      number_(number),
+      up_(*this, Direction::upstream, client_, server_),
+      down_(*this, Direction::downstream, server_, client_),
+      opened_at_(Clock::now()) {}
+
+Connection::~Connection() = default;
+
+void Connection::start(const std::vector<std::shared_ptr<const FaultSpec>>& faults) {
+  client_address_ = endpoint_text(client_, true);
+  ++link_->stats().connections_total;
+  ++link_->stats().connections_open;
+  link_->env().events.emit(link_->source(), "conn.open",
+                           {{"conn", number_}, {"client", client_address_}, {"listen", endpoint_text(client_, false)}});
+  initial_faults_ = faults;
+  auto self = shared_from_this();
+  asio::co_spawn(client_.get_executor(), [self]() { return self->run(); },
+                 [self](std::exception_ptr e) {
+                   if (!e) return;
+                   try {
+                     std::rethrow_exception(e);
+                   } catch (const std::exception& ex) {
+                     self->close(CloseMode::rst, By::proxy, "error", std::string("internal error: ") + ex.what());
+                   }
+                 });
+}
+
+asio::awaitable<void> Connection::run() {
+  auto self = shared_from_this();
+  boost::system::error_code ignored;
+  client_.set_option(tcp::no_delay(true), ignored);
+  for (const auto& spec : initial_faults_) attach(spec);
+  initial_faults_.clear();
+  if (closing_) co_return;
+
+  // Faults that act before the upstream connection opens (slow_open).
+  for (auto* p : {&up_, &down_}) {
+    auto faults = p->attached();
+    for (auto& f : faults)
+      if (f->active() && !closing_) co_await f->stage().before_connect(f->context());
+  }
+  if (closing_) co_return;
+
+  const auto upstream = link_->upstream();
+  tcp::resolver resolver(client_.get_executor());
+  auto [rec, endpoints] = co_await resolver.async_resolve(upstream.host, std::to_string(upstream.port), use_tuple);
+  if (closing_) co_return;
+  if (rec) {
+    ++link_->stats().connections_failed;
+    close(CloseMode::fin, By::proxy, "error", "upstream " + upstream.to_string() + " does not resolve: " + rec.message());
+    co_return;
+  }
+  auto [cec, ep] = co_await asio::async_connect(server_, endpoints, use_tuple);
+  if (closing_) co_return;
+  if (cec) {
+    ++link_->stats().connections_failed;
+    spdlog::warn("{}: connection {}: upstream {}: {}", link_->name(), number_, upstream.to_string(), cec.message());
+    close(CloseMode::rst, By::proxy, "error", "upstream " + upstream.to_string() + ": " + cec.message());
+    co_return;
+  }
+  server_.set_option(tcp::no_delay(true), ignored);
+  link_->env().events.emit(link_->source(), "conn.upstream",
+                           {{"conn", number_}, {"upstream", endpoint_text(server_, true)}});
+
+  const auto ex = client_.get_executor();
+  auto on_done = [self](std::exception_ptr e) {
+    if (!e) return;
+    try {
+      std::rethrow_exception(e);
+    } catch (const std::exception& err) {
+      self->close(CloseMode::rst, By::proxy, "error", std::string("internal error: ") + err.what());
+    }
+  };
+  asio::co_spawn(ex, up_.read_loop(), on_done);
+  asio::co_spawn(ex, up_.pump_loop(), on_done);
+  asio::co_spawn(ex, down_.read_loop(), on_done);
+  asio::co_spawn(ex, down_.pump_loop(), on_done);
+}
+
+void Connection::attach(const std::shared_ptr<const FaultSpec>& spec) {
+  if (closing_) return;
+  pipe(spec->direction).attach(spec);
+}
+
+void Connection::detach(const std::string& name) {
+  up_.detach(name);
+  down_.detach(name);
+}
+
+void Connection::replace(const std::string& name, const std::shared_ptr<const FaultSpec>& spec) {
+  std::optional<std::size_t> position;
+  for (auto* p : {&up_, &down_}) {
+    if (auto at = p->detach(name); at && p->direction() == spec->direction) position = at;
+  }
+  if (!closing_) pipe(spec->direction).attach(spec, position);
+}
+
+void Connection::note_end(Direction dir, const StreamEnd& end) {
+  if (first_by_) return;
+  first_by_ = sender_of(dir);
+  first_how_ = std::string(to_string(end.kind));
+}
+
+void Connection::pipe_finished(Direction) {
+  if (++pipes_finished_ == 2) close(CloseMode::fin, first_by_.value_or(By::proxy), "fin", "both sides closed");
+}
+
+void Connection::close(CloseMode mode, By by, std::string how, std::string reason) {
+  if (closing_) return;
+  closing_ = true;
+  if (!first_by_) {
+    first_by_ = by;
+    first_how_ = std::move(how);
+  }
+  close_reason_ = std::move(reason);
+  boost::system::error_code ignored;
+  for (auto* s : {&client_, &server_}) {
+    if (!s->is_open()) continue;
+    if (mode == CloseMode::rst) {
+      s->set_option(asio::socket_base::linger(true, 0), ignored);
+    } else {
+      s->shutdown(tcp::socket::shutdown_both, ignored);
+    }
+    s->close(ignored);
+  }
+  up_.wake();
+  down_.wake();
+  emit_close();
+}
+
+void Connection::emit_close() {
+  if (close_emitted_) return;
+  close_emitted_ = true;
+  const double duration = std::chrono::duration<double>(Clock::now() - opened_at_).count();
+  link_->env().events.emit(link_->source(), "conn.close",
+                           {{"conn", number_},
+                            {"client", client_address_},
+                            {"closed_by", by_name(first_by_.value_or(By::proxy))},
+                            {"how", first_how_},
+                            {"reason", close_reason_},
+                            {"bytes_upstream", up_.bytes()},
+                            {"bytes_downstream", down_.bytes()},
+                            {"duration_s", duration}});
+  --link_->stats().connections_open;
+  link_->forget(number_);
+}
+
+}  // namespace faultline

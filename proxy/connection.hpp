@@ -1,0 +1,113 @@
+#pragma once
+// One client connection through a link: the client socket, the upstream
+// socket, and a Pipe per direction. A Pipe's reader stamps chunks as they
+// arrive and queues them; its pump takes them through the direction's fault
+// chain to the other socket. Faults attach and detach on a live connection;
+// a chunk a fault holds when it goes is passed on, not dropped.
+
+#include <deque>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/steady_timer.hpp>
+
+#include "faults/fault_chain.hpp"
+#include "faults/fault_spec.hpp"
+#include "proxy/wake_signal.hpp"
+
+namespace faultline {
+
+class Link;
+class Connection;
+class AttachedFault;
+
+class Pipe final : public ChainSink {
+ public:
+  Pipe(Connection& conn, Direction dir, asio::ip::tcp::socket& from, asio::ip::tcp::socket& to);
+
+  asio::awaitable<void> read_loop();
+  asio::awaitable<void> pump_loop();
+  void attach(std::shared_ptr<const FaultSpec> spec, std::optional<std::size_t> position = std::nullopt);
+  // Returns the position the fault had, if it was attached here.
+  std::optional<std::size_t> detach(const std::string& name);
+  void wake();  // on close: let waiting loops see it
+  const std::vector<std::shared_ptr<AttachedFault>>& attached() const { return attached_; }
+
+  asio::awaitable<void> write(Chunk chunk) override;
+  asio::awaitable<void> end(StreamEnd end) override;
+
+  Direction direction() const { return dir_; }
+  std::uint64_t bytes() const { return bytes_; }
+
+ private:
+  struct Item {
+    Chunk chunk;
+    std::optional<StreamEnd> end;
+  };
+  void rebuild_chain();
+
+  Connection& conn_;
+  Direction dir_;
+  asio::ip::tcp::socket& from_;
+  asio::ip::tcp::socket& to_;
+  std::deque<Item> queue_;
+  std::size_t queued_bytes_ = 0;
+  WakeSignal data_ready_;
+  WakeSignal space_ready_;
+  std::vector<std::shared_ptr<AttachedFault>> attached_;
+  std::shared_ptr<FaultChain> chain_;
+  std::uint64_t bytes_ = 0;
+};
+
+class Connection : public std::enable_shared_from_this<Connection> {
+ public:
+  Connection(std::shared_ptr<Link> link, asio::ip::tcp::socket client, std::uint64_t number);
+  ~Connection();
+
+  // Attaches the link's faults, opens the upstream and starts both pipes.
+  void start(const std::vector<std::shared_ptr<const FaultSpec>>& faults);
+  void attach(const std::shared_ptr<const FaultSpec>& spec);
+  void detach(const std::string& name);
+  void replace(const std::string& name, const std::shared_ptr<const FaultSpec>& spec);
+
+  // Who ended the connection first and how, for conn.close.
+  enum class By { client, server, proxy };
+  void close(CloseMode mode, By by, std::string how, std::string reason);
+  bool closing() const { return closing_; }
+
+  // A pipe delivered its end (FIN) to the far side.
+  void pipe_finished(Direction dir);
+  // A pipe's reader saw the stream end.
+  void note_end(Direction dir, const StreamEnd& end);
+
+  Link& link() { return *link_; }
+  std::uint64_t number() const { return number_; }
+  asio::any_io_executor executor() { return client_.get_executor(); }
+
+ private:
+  asio::awaitable<void> run();
+  Pipe& pipe(Direction d) { return d == Direction::upstream ? up_ : down_; }
+  void emit_close();
+
+  std::shared_ptr<Link> link_;
+  asio::ip::tcp::socket client_;
+  asio::ip::tcp::socket server_;
+  std::uint64_t number_;
+  Pipe up_;
+  Pipe down_;
+  std::vector<std::shared_ptr<const FaultSpec>> initial_faults_;
+  Clock::time_point opened_at_;
+  std::string client_address_;
+  bool closing_ = false;
+  bool close_emitted_ = false;
+  int pipes_finished_ = 0;
+  // First end seen, for the close record.
+  std::optional<By> first_by_;
+  std::string first_how_;
+  std::string close_reason_;
+};
+
+}  // namespace faultline

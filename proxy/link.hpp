@@ -1,0 +1,85 @@
+#pragma once
+// A link: one listener and one upstream, the faults configured on it, and its
+// open connections. Adding, changing or removing a fault acts on the open
+// connections at once, as well as on new ones. A link listens while it is
+// enabled and no `down` fault is on it.
+
+#include <map>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include <boost/asio/ip/tcp.hpp>
+
+#include "core/host_port.hpp"
+#include "faults/fault_spec.hpp"
+#include "proxy/link_stats.hpp"
+#include "proxy/proxy_env.hpp"
+
+namespace faultline {
+
+class Connection;
+
+struct LinkConfig {
+  std::string name;
+  std::string listen;    // HOST:PORT; port 0 picks a free port
+  std::string upstream;  // HOST:PORT
+  bool enabled = true;
+};
+
+// Checks name, listen and upstream; errors name the JSON pointer under `pointer`.
+void validate_link_config(const LinkConfig& config, const std::string& pointer);
+
+class Link : public std::enable_shared_from_this<Link> {
+ public:
+  Link(boost::asio::any_io_executor ex, LinkConfig config, ProxyEnv& env);
+  ~Link();
+
+  // Starts listening (if enabled). Throws StartupError when the address can't be bound.
+  void start();
+  // Stops listening and closes every connection (FIN); faults stay configured.
+  void stop(const std::string& reason);
+
+  const std::string& name() const { return config_.name; }
+  std::string source() const { return "proxy:" + config_.name; }
+  // The configuration, with `listen` showing the bound port once listening.
+  const LinkConfig& config() const { return config_; }
+  HostPort upstream() const;
+  bool listening() const { return acceptor_ != nullptr; }
+
+  void set_enabled(bool enabled);
+  void set_upstream(const std::string& upstream);  // new connections use it
+  void set_listen(const std::string& listen);      // rebinds; on failure keeps the old address and throws
+
+  const std::vector<std::shared_ptr<const FaultSpec>>& faults() const { return faults_; }
+  std::shared_ptr<const FaultSpec> find_fault(const std::string& name) const;
+  void add_fault(std::shared_ptr<const FaultSpec> spec);
+  void replace_fault(const std::string& name, std::shared_ptr<const FaultSpec> spec);
+  void remove_fault(const std::string& name);
+  void remove_all_faults();
+
+  LinkStats& stats() { return stats_; }
+  ProxyEnv& env() { return env_; }
+  std::size_t open_connections() const { return connections_.size(); }
+  void forget(std::uint64_t connection);
+
+ private:
+  bool should_listen() const;
+  void update_listening();
+  void bind_and_listen();
+  void stop_listening();
+  void close_all(const std::string& reason);
+  boost::asio::awaitable<void> accept_loop(std::shared_ptr<boost::asio::ip::tcp::acceptor> acceptor);
+
+  boost::asio::any_io_executor ex_;
+  LinkConfig config_;
+  std::string configured_listen_;  // as given (port 0 stays 0 here)
+  ProxyEnv& env_;
+  std::shared_ptr<boost::asio::ip::tcp::acceptor> acceptor_;
+  std::vector<std::shared_ptr<const FaultSpec>> faults_;
+  std::map<std::uint64_t, std::shared_ptr<Connection>> connections_;
+  std::uint64_t next_connection_ = 1;
+  LinkStats stats_;
+};
+
+}  // namespace faultline

@@ -1,0 +1,201 @@
+#include "proxy/link_registry.hpp"
+
+#include <set>
+
+#include "core/errors.hpp"
+
+namespace faultline {
+
+namespace {
+
+template <class F>
+auto as_api_error(F&& f) -> decltype(f()) {
+  try {
+    return f();
+  } catch (const ConfigError& e) {
+    throw ApiError(400, e.what());
+  } catch (const StartupError& e) {
+    throw ApiError(500, e.what());
+  }
+}
+
+}  // namespace
+
+nlohmann::json LinkRegistry::link_json(const Link& link) {
+  nlohmann::json toxics = nlohmann::json::array();
+  for (const auto& f : link.faults()) toxics.push_back(f->to_json());
+  const auto& c = link.config();
+  return {{"name", c.name}, {"listen", c.listen}, {"upstream", c.upstream}, {"enabled", c.enabled}, {"toxics", toxics}};
+}
+
+LinkRegistry::Parsed LinkRegistry::parse(const nlohmann::json& body, const std::string& pointer) {
+  if (!body.is_object()) throw ConfigError(pointer, "a proxy must be a JSON object");
+  static const std::set<std::string> known = {"name", "listen", "upstream", "enabled", "toxics"};
+  for (auto it = body.begin(); it != body.end(); ++it)
+    if (!known.contains(it.key())) throw ConfigError(pointer + "/" + it.key(), "unknown field");
+  auto text = [&](const char* key, bool required) -> std::string {
+    auto it = body.find(key);
+    if (it == body.end() || it->is_null()) {
+      if (required) throw ConfigError(pointer + "/" + key, std::string("missing required field ") + key);
+      return {};
+    }
+    if (!it->is_string()) throw ConfigError(pointer + "/" + key, "must be a string");
+    return it->get<std::string>();
+  };
+  Parsed p;
+  p.config.name = text("name", true);
+  p.config.listen = text("listen", false);
+  if (p.config.listen.empty()) p.config.listen = "127.0.0.1:0";
+  p.config.upstream = text("upstream", true);
+  if (auto it = body.find("enabled"); it != body.end() && !it->is_null()) {
+    if (!it->is_boolean()) throw ConfigError(pointer + "/enabled", "must be true or false");
+    p.config.enabled = it->get<bool>();
+  }
+  validate_link_config(p.config, pointer);
+  if (auto it = body.find("toxics"); it != body.end() && !it->is_null()) {
+    if (!it->is_array()) throw ConfigError(pointer + "/toxics", "must be an array");
+    std::set<std::string> names;
+    for (std::size_t i = 0; i < it->size(); ++i) {
+      const auto where = pointer + "/toxics/" + std::to_string(i);
+      auto spec = std::make_shared<FaultSpec>(parse_fault((*it)[i], where));
+      if (!names.insert(spec->name).second) throw ConfigError(where + "/name", "duplicate fault name " + spec->name);
+      p.faults.push_back(std::move(spec));
+    }
+  }
+  return p;
+}
+
+std::shared_ptr<Link> LinkRegistry::start_link(Parsed parsed) {
+  auto link = std::make_shared<Link>(ex_, parsed.config, env_);
+  for (auto& f : parsed.faults) link->add_fault(f);  // before start: a down fault keeps it from listening
+  link->start();
+  links_[link->name()] = link;
+  return link;
+}
+
+std::shared_ptr<Link> LinkRegistry::create(const nlohmann::json& body, const std::string& pointer) {
+  return as_api_error([&] {
+    auto parsed = parse(body, pointer);
+    if (links_.contains(parsed.config.name)) throw ApiError(409, "proxy already exists");
+    return start_link(std::move(parsed));
+  });
+}
+
+std::vector<std::shared_ptr<Link>> LinkRegistry::populate(const nlohmann::json& body) {
+  return as_api_error([&] {
+    if (!body.is_array()) throw ConfigError("", "populate takes a JSON array of proxies");
+    // Validate everything first: nothing is applied when any entry is bad.
+    std::vector<Parsed> all;
+    std::set<std::string> names;
+    for (std::size_t i = 0; i < body.size(); ++i) {
+      all.push_back(parse(body[i], "/" + std::to_string(i)));
+      if (!names.insert(all.back().config.name).second)
+        throw ConfigError("/" + std::to_string(i) + "/name", "duplicate proxy name " + all.back().config.name);
+    }
+    std::vector<std::shared_ptr<Link>> started;
+    for (auto& p : all) {
+      if (auto it = links_.find(p.config.name); it != links_.end()) {
+        it->second->stop("replaced by populate");
+        links_.erase(it);
+      }
+      try {
+        started.push_back(start_link(std::move(p)));
+      } catch (...) {
+        for (auto& l : started) {  // roll back what this call started
+          l->stop("populate failed");
+          links_.erase(l->name());
+        }
+        throw;
+      }
+    }
+    return started;
+  });
+}
+
+std::shared_ptr<Link> LinkRegistry::find(const std::string& name) const {
+  auto it = links_.find(name);
+  if (it == links_.end()) throw ApiError(404, "proxy not found");
+  return it->second;
+}
+
+std::shared_ptr<Link> LinkRegistry::update(const std::string& name, const nlohmann::json& body) {
+  auto link = find(name);
+  return as_api_error([&] {
+    if (!body.is_object()) throw ConfigError("", "a proxy update must be a JSON object");
+    LinkConfig next = link->config();
+    std::string listen = link->config().listen;
+    for (auto it = body.begin(); it != body.end(); ++it) {
+      const auto& key = it.key();
+      if (key == "name") {
+        if (!it->is_string() || it->get<std::string>() != name) throw ConfigError("/name", "a proxy cannot be renamed");
+      } else if (key == "listen" || key == "upstream") {
+        if (!it->is_string()) throw ConfigError("/" + key, "must be a string");
+        (key == "listen" ? listen : next.upstream) = it->get<std::string>();
+      } else if (key == "enabled") {
+        if (!it->is_boolean()) throw ConfigError("/enabled", "must be true or false");
+        next.enabled = it->get<bool>();
+      } else if (key != "toxics") {
+        throw ConfigError("/" + key, "unknown field");
+      }
+    }
+    next.listen = listen;
+    validate_link_config(next, "");
+    link->set_listen(listen);
+    link->set_upstream(next.upstream);
+    link->set_enabled(next.enabled);
+    return link;
+  });
+}
+
+void LinkRegistry::remove(const std::string& name) {
+  auto link = find(name);
+  link->stop("proxy deleted");
+  links_.erase(name);
+}
+
+void LinkRegistry::reset() {
+  as_api_error([&] {
+    for (auto& [name, link] : links_) {
+      link->remove_all_faults();
+      link->set_enabled(true);
+    }
+    return 0;
+  });
+}
+
+void LinkRegistry::stop_all(const std::string& reason) {
+  for (auto& [name, link] : links_) link->stop(reason);
+}
+
+std::shared_ptr<const FaultSpec> LinkRegistry::add_fault(const std::string& link_name, const nlohmann::json& body) {
+  auto link = find(link_name);
+  return as_api_error([&] {
+    auto spec = std::make_shared<const FaultSpec>(parse_fault(body, ""));
+    if (link->find_fault(spec->name)) throw ApiError(409, "toxic already exists");
+    link->add_fault(spec);
+    return spec;
+  });
+}
+
+std::shared_ptr<const FaultSpec> LinkRegistry::find_fault(const std::string& link_name, const std::string& fault) const {
+  auto spec = find(link_name)->find_fault(fault);
+  if (!spec) throw ApiError(404, "toxic not found");
+  return spec;
+}
+
+std::shared_ptr<const FaultSpec> LinkRegistry::update_fault(const std::string& link_name, const std::string& fault,
+                                                            const nlohmann::json& body) {
+  auto current = find_fault(link_name, fault);
+  return as_api_error([&] {
+    auto spec = std::make_shared<const FaultSpec>(update_fault_spec(*current, body, ""));
+    find(link_name)->replace_fault(fault, spec);
+    return spec;
+  });
+}
+
+void LinkRegistry::remove_fault(const std::string& link_name, const std::string& fault) {
+  find_fault(link_name, fault);
+  find(link_name)->remove_fault(fault);
+}
+
+}  // namespace faultline

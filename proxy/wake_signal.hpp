@@ -1,0 +1,30 @@
+#pragma once
+// A one-waiter wake-up for coroutines on one executor: wait() suspends until
+// notify(). Callers re-check their condition after waking, as with a
+// condition variable; notify() with no waiter does nothing.
+
+#include <chrono>
+
+#include <boost/asio/as_tuple.hpp>
+#include <boost/asio/awaitable.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/use_awaitable.hpp>
+
+namespace faultline {
+
+class WakeSignal {
+ public:
+  explicit WakeSignal(const boost::asio::any_io_executor& ex)
+      : timer_(ex, boost::asio::steady_timer::time_point::max()) {}
+
+  boost::asio::awaitable<void> wait() {
+    timer_.expires_at(boost::asio::steady_timer::time_point::max());
+    co_await timer_.async_wait(boost::asio::as_tuple(boost::asio::use_awaitable));
+  }
+  void notify() { timer_.cancel(); }
+
+ private:
+  boost::asio::steady_timer timer_;
+};
+
+}  // namespace faultline
