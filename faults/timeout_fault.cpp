@@ -14,7 +14,9 @@ class TimeoutStage final : public ByteStage {
 
   asio::awaitable<void> on_attach(StageContext& ctx) override {
     if (timeout_ms_ == 0) co_return;
-    if (co_await ctx.wait_until(ctx.now() + std::chrono::milliseconds(timeout_ms_))) {
+    // (GCC 12 miscompiles co_await inside an if condition: keep it a statement.)
+    const bool expired = co_await ctx.wait_until(ctx.now() + std::chrono::milliseconds(timeout_ms_));
+    if (expired) {
       ctx.injected({{"action", "close"}, {"after_ms", timeout_ms_}});
       ctx.close_connection(CloseMode::fin, "timeout fault");
     }

@@ -197,8 +197,9 @@ asio::awaitable<void> Pipe::read_loop() {
     }
     Chunk chunk;
     chunk.bytes.resize(want);
-    auto [ec, n] = wait_ec ? std::tuple{wait_ec, std::size_t{0}}
-                           : co_await from_.async_read_some(asio::buffer(chunk.bytes), use_tuple);
+    boost::system::error_code ec = wait_ec;
+    std::size_t n = 0;
+    if (!wait_ec) std::tie(ec, n) = co_await from_.async_read_some(asio::buffer(chunk.bytes), use_tuple);
     if (conn_.closing()) break;
     if (ec) {
       StreamEnd end;

@@ -40,12 +40,14 @@ bool Link::should_listen() const {
 }
 
 void Link::start() {
-  if (should_listen()) bind_and_listen();
+  started_ = true;
+  if (should_listen() && !listening()) bind_and_listen();
   env_.events.emit(source(), "link.up",
                    {{"listen", config_.listen}, {"upstream", config_.upstream}, {"listening", listening()}});
 }
 
 void Link::stop(const std::string& reason) {
+  started_ = false;
   stop_listening();
   close_all(reason);
   env_.events.emit(source(), "link.down", {{"reason", reason}});
@@ -67,6 +69,7 @@ void Link::bind_and_listen() {
   if (ec) throw StartupError("link " + config_.name + ": cannot listen on " + configured_listen_ + ": " + ec.message());
   const auto bound = acceptor->local_endpoint();
   config_.listen = HostPort{bound.address().to_string(), bound.port()}.to_string();
+  configured_listen_ = config_.listen;  // a port picked by the kernel is kept across disable/enable
   acceptor_ = acceptor;
   asio::co_spawn(ex_, accept_loop(acceptor), asio::detached);
 }
@@ -79,6 +82,7 @@ void Link::stop_listening() {
 }
 
 void Link::update_listening() {
+  if (!started_) return;
   if (should_listen() && !listening()) {
     bind_and_listen();
   } else if (!should_listen() && listening()) {
@@ -133,7 +137,7 @@ void Link::set_listen(const std::string& listen) {
   configured_listen_ = listen;
   config_.listen = listen;
   try {
-    if (should_listen()) bind_and_listen();
+    if (started_ && should_listen()) bind_and_listen();
   } catch (...) {
     configured_listen_ = old_configured;
     config_.listen = old_listen;

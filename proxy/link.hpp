@@ -79,6 +79,7 @@ class Link : public std::enable_shared_from_this<Link> {
   std::vector<std::shared_ptr<const FaultSpec>> faults_;
   std::map<std::uint64_t, std::shared_ptr<Connection>> connections_;
   std::uint64_t next_connection_ = 1;
+  bool started_ = false;
   LinkStats stats_;
 };
 
