@@ -119,8 +119,9 @@ int run_proxy(const ProxyOptions& o) {
     signals.cancel();
     deadline.cancel();
     if (admin) admin->stop();
-    registry.stop_all(why);
-    force.expires_after(std::chrono::seconds(2));
+    registry.stop_all(why);  // stops listening and closes every connection with a FIN
+    // Let the closed connections' coroutines unwind, then stop.
+    force.expires_after(std::chrono::milliseconds(50));
     force.async_wait([&](boost::system::error_code ec) {
       if (!ec) io.stop();
     });

@@ -1,0 +1,84 @@
+#!/usr/bin/env bash
+# The faultline command line as a user meets it: help, exit codes, one-line
+# errors that name the place, a clean shutdown on SIGTERM with a complete
+# event file, and the built-in demo. Usage: cli_test.sh PATH/TO/faultline
+set -u
+bin=${1:?usage: cli_test.sh FAULTLINE_BINARY}
+work=$(mktemp -d)
+trap 'kill $(jobs -p) 2>/dev/null; rm -rf "$work"' EXIT
+passed=0 failed=0
+
+check() {  # check NAME EXPECTED_EXIT STDERR_PATTERN -- COMMAND...
+  local name=$1 want=$2 pattern=$3; shift 4
+  timeout 20 "$@" >"$work/out" 2>"$work/err"
+  local got=$?
+  if [ "$got" -ne "$want" ]; then
+    echo "FAIL $name: exit $got, want $want"; sed 's/^/    /' "$work/err" | head -5; failed=$((failed + 1)); return
+  fi
+  if [ -n "$pattern" ] && ! grep -qE -- "$pattern" "$work/err"; then
+    echo "FAIL $name: stderr lacks /$pattern/:"; sed 's/^/    /' "$work/err" | head -5; failed=$((failed + 1)); return
+  fi
+  if [ "$want" -ne 0 ] && [ "$(grep -c . "$work/err")" -gt 2 ]; then
+    echo "FAIL $name: error is not short:"; sed 's/^/    /' "$work/err"; failed=$((failed + 1)); return
+  fi
+  echo "ok   $name"; passed=$((passed + 1))
+}
+
+free_port() { node -e 'const s=require("net").createServer().listen(0,"127.0.0.1",()=>{console.log(s.address().port);s.close()})'; }
+
+check "help" 0 "" -- "$bin" --help
+check "proxy help" 0 "" -- "$bin" proxy --help
+check "no subcommand" 2 "subcommand" -- "$bin"
+check "unknown option" 2 "--bogus" -- "$bin" proxy --bogus
+check "unknown fault type" 2 'unknown fault type "nosuch"' -- "$bin" proxy --listen 127.0.0.1:0 --upstream 127.0.0.1:9 --fault nosuch
+check "out-of-range attribute" 2 '/attributes/latency: must be from 0' -- "$bin" proxy --listen 127.0.0.1:0 --upstream 127.0.0.1:9 --fault latency,latency=-1
+check "unknown attribute" 2 '/attributes/latenzy: unknown attribute' -- "$bin" proxy --listen 127.0.0.1:0 --upstream 127.0.0.1:9 --fault latency,latenzy=1
+check "toxicity out of range" 2 'toxicity: must be from 0 to 1' -- "$bin" proxy --listen 127.0.0.1:0 --upstream 127.0.0.1:9 --fault latency,toxicity=2
+check "listen without upstream" 2 'give both' -- "$bin" proxy --listen 127.0.0.1:0
+check "bad listen address" 2 'not HOST:PORT' -- "$bin" proxy --listen 127.0.0.1 --upstream 127.0.0.1:9
+check "unresolvable upstream" 3 'bad\.\.host:80 does not resolve' -- "$bin" proxy --listen 127.0.0.1:0 --upstream bad..host:80
+check "API off loopback needs a token" 2 'requires --api-token' -- "$bin" proxy --api 0.0.0.0:0
+
+# A port in use.
+node -e 'require("net").createServer().listen(0,"127.0.0.1",function(){console.log(this.address().port)})' >"$work/busy" &
+for _ in $(seq 50); do [ -s "$work/busy" ] && break; sleep 0.1; done
+busy=$(cat "$work/busy")
+check "port in use" 3 "cannot listen on 127.0.0.1:$busy: Address already in use" -- "$bin" proxy --listen "127.0.0.1:$busy" --upstream 127.0.0.1:9
+check "API port in use" 3 "admin API: cannot listen on 127.0.0.1:$busy" -- "$bin" proxy --api "127.0.0.1:$busy"
+
+# Config files.
+printf '[{"name":"a","listen":"127.0.0.1:0",\n "upstream":"127.0.0.1:9",}]' >"$work/broken.json"
+check "malformed config names the line" 2 "broken.json: parse error at line 2" -- "$bin" proxy --config "$work/broken.json"
+echo '[{"name":"a","listen":"127.0.0.1:0","upstream":"127.0.0.1:9","toxics":[{"type":"latency","attributes":{"latency":"slow"}}]}]' >"$work/badvalue.json"
+check "bad value in config names the pointer" 2 "badvalue.json: /0/toxics/0/attributes/latency: must be a number" -- "$bin" proxy --config "$work/badvalue.json"
+check "missing config" 2 "nope.json: cannot open file" -- "$bin" proxy --config "$work/nope.json"
+
+# A run that ends on SIGTERM leaves a complete event file.
+port=$(free_port)
+"$bin" proxy --listen "127.0.0.1:$port" --upstream 127.0.0.1:9 --fault latency,latency=10 --events "$work/events.jsonl" --seed 5 2>"$work/run.err" &
+pid=$!
+for _ in $(seq 100); do grep -q '"link.up"' "$work/events.jsonl" 2>/dev/null && break; sleep 0.05; done
+node -e 'const s=require("net").connect('"$port"',"127.0.0.1",()=>s.write("hi"));s.on("error",()=>{});s.on("close",()=>process.exit(0));setTimeout(()=>process.exit(0),2000)'
+kill -TERM "$pid"; wait "$pid"; rc=$?
+if [ "$rc" -eq 0 ] && node -e '
+  const lines = require("fs").readFileSync(process.argv[1], "utf8").trim().split("\n").map(JSON.parse);
+  const kinds = lines.map((l) => l.kind);
+  const need = ["run.start", "link.up", "fault.start", "conn.open", "conn.close", "link.down", "run.end"];
+  for (const k of need) if (!kinds.includes(k)) throw new Error("missing " + k);
+  if (kinds.at(-1) !== "run.end") throw new Error("last line is " + kinds.at(-1));
+  if (lines[0].seed !== 5) throw new Error("seed not recorded");
+' "$work/events.jsonl"; then
+  echo "ok   SIGTERM: exit 0 and a complete event file"; passed=$((passed + 1))
+else
+  echo "FAIL SIGTERM: exit $rc"; cat "$work/run.err" "$work/events.jsonl" | head -20; failed=$((failed + 1))
+fi
+
+# The built-in demo.
+if timeout 60 "$bin" demo --events "$work/demo.jsonl" >"$work/demo.out" 2>&1 && grep -q "every fault had the effect it promised" "$work/demo.out"; then
+  echo "ok   demo"; passed=$((passed + 1))
+else
+  echo "FAIL demo"; cat "$work/demo.out"; failed=$((failed + 1))
+fi
+
+echo "$passed passed, $failed failed"
+[ "$failed" -eq 0 ]
