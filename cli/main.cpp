@@ -16,6 +16,7 @@ using Register = void (*)(CLI::App&, faultline::cli::CommandResult&);
 constexpr Register kCommands[] = {
     faultline::cli::register_demo_command,
     faultline::cli::register_proxy_command,
+    faultline::cli::register_netem_command,
 };
 
 }  // namespace

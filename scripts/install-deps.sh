@@ -1,7 +1,10 @@
 #!/usr/bin/env bash
 # Installs everything faultline needs to build and test on Debian 12.
 # Idempotent: packages already present are skipped by apt-get; npm uses the lock file.
+#   --build-only   only what building the faultline binary needs (used by docker/Dockerfile)
 set -euo pipefail
+build_only=0
+[ "${1:-}" = "--build-only" ] && build_only=1
 
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 
@@ -10,9 +13,17 @@ packages=(
   libboost1.81-dev
   nlohmann-json3-dev libcli11-dev libspdlog-dev libfmt-dev doctest-dev
   libnl-3-dev libnl-route-3-dev libpcap-dev
-  iproute2 procps
-  haproxy socat iperf3
 )
+if [ "$build_only" -eq 0 ]; then
+  packages+=(
+    iproute2 procps                          # tests: namespaces, veth, qdiscs
+    qemu-system-x86 busybox-static cpio      # tests/netem/vm: the netem lane in a VM
+    haproxy socat iperf3                     # bench/
+    clang libclang-rt-14-dev                 # fuzz/: clang and its libFuzzer + sanitizer runtimes
+  )
+  command -v node >/dev/null || packages+=(nodejs)
+  command -v npm >/dev/null || packages+=(npm)
+fi
 
 missing=()
 for p in "${packages[@]}"; do
@@ -30,7 +41,7 @@ else
   echo "install-deps: Debian packages present"
 fi
 
-if [ -f "$here/tests/node/package-lock.json" ]; then
+if [ "$build_only" -eq 0 ] && [ -f "$here/tests/node/package-lock.json" ]; then
   if [ ! -d "$here/tests/node/node_modules" ] || [ "$here/tests/node/package-lock.json" -nt "$here/tests/node/node_modules/.package-lock.json" ]; then
     echo "install-deps: npm ci in tests/node"
     (cd "$here/tests/node" && npm ci --no-audit --no-fund --loglevel=error)

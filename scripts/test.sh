@@ -1,0 +1,34 @@
+#!/usr/bin/env bash
+# Installs what faultline needs, then builds and runs every test twice: once
+# with warnings as errors, once under AddressSanitizer + UndefinedBehaviorSanitizer.
+# Then a short libFuzzer run of each decoder (when clang is present).
+#   FAULTLINE_TEST_QUICK=1   skip the sanitizer build and the fuzz run
+#   FAULTLINE_FUZZ_SECONDS=N seconds per fuzz target (default 10)
+set -euo pipefail
+root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+cd "$root"
+jobs=$(nproc)
+
+bash scripts/install-deps.sh
+
+run_suite() {  # run_suite BUILD_DIR CMAKE_ARGS...
+  local dir=$1; shift
+  echo "== configure $dir"
+  cmake -S . -B "$dir" -DFAULTLINE_WERROR=ON "$@" >/dev/null
+  echo "== build $dir"
+  cmake --build "$dir" -j"$jobs"
+  echo "== test $dir"
+  (cd "$dir" && ctest --output-on-failure --timeout 600 -j1)
+}
+
+run_suite build -DCMAKE_BUILD_TYPE=RelWithDebInfo
+if [ "${FAULTLINE_TEST_QUICK:-0}" != 1 ]; then
+  # The VM lane boots a kernel under emulation; once is enough.
+  ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1 \
+    run_suite build-asan -DCMAKE_BUILD_TYPE=Debug -DFAULTLINE_SANITIZE=ON -DFAULTLINE_SKIP="bench;fuzz" 
+  if command -v clang++ >/dev/null && [ -x fuzz/run.sh ]; then
+    echo "== fuzz"
+    bash fuzz/run.sh "${FAULTLINE_FUZZ_SECONDS:-10}"
+  fi
+fi
+echo "== all test suites passed"
