@@ -34,7 +34,7 @@ class BandwidthStage final : public ByteStage {
         co_await next.data(std::move(chunk));
         co_return;
       }
-      Chunk part{std::vector<char>(chunk.bytes.begin() + static_cast<std::ptrdiff_t>(offset),
+      Chunk part{Bytes(chunk.bytes.begin() + static_cast<std::ptrdiff_t>(offset),
                                    chunk.bytes.begin() + static_cast<std::ptrdiff_t>(offset + n)),
                  chunk.arrival};
       offset += n;

@@ -34,7 +34,7 @@ class SlicerStage final : public ByteStage {
       }
       if (pieces > 0 && s_.delay_us > 0 && !ctx.removed())
         co_await ctx.wait_until(ctx.now() + std::chrono::microseconds(s_.delay_us));
-      Chunk part{std::vector<char>(chunk.bytes.begin() + static_cast<std::ptrdiff_t>(offset),
+      Chunk part{Bytes(chunk.bytes.begin() + static_cast<std::ptrdiff_t>(offset),
                                    chunk.bytes.begin() + static_cast<std::ptrdiff_t>(offset + n)),
                  chunk.arrival};
       offset += n;

@@ -21,6 +21,7 @@ namespace {
 constexpr auto use_tuple = asio::as_tuple(asio::use_awaitable);
 constexpr std::size_t kMaxChunk = 256 * 1024;
 constexpr std::size_t kMinChunk = 2048;
+constexpr std::size_t kBulkChunk = 128 * 1024;  // read size while data keeps coming
 
 std::string endpoint_text(const tcp::socket& s, bool remote) {
   boost::system::error_code ec;
@@ -133,7 +134,7 @@ class AttachedFault final : public AttachedStage, public StageContext {
 // ---------------------------------------------------------------- Pipe
 
 Pipe::Pipe(Connection& conn, Direction dir, tcp::socket& from, tcp::socket& to)
-    : conn_(conn), dir_(dir), from_(from), to_(to), data_ready_(from.get_executor()), space_ready_(from.get_executor()) {
+    : conn_(conn), dir_(dir), from_(from), to_(to), space_ready_(from.get_executor()) {
   rebuild_chain();
 }
 
@@ -176,66 +177,76 @@ std::optional<std::size_t> Pipe::detach(const std::string& name) {
 
 void Pipe::wake() {
   for (auto& f : attached_) f->cancel_waits();
-  data_ready_.notify();
   space_ready_.notify();
 }
 
 asio::awaitable<void> Pipe::read_loop() {
   auto self = conn_.shared_from_this();
+  bool bulk = false;  // the last read filled its buffer: more is probably waiting
   while (!conn_.closing()) {
     if (queued_bytes_ >= conn_.link().env().max_queued_bytes) {
       co_await space_ready_.wait();
       continue;
     }
-    // Wait for readability first, so an idle connection holds no buffer.
-    auto [wait_ec] = co_await from_.async_wait(tcp::socket::wait_read, use_tuple);
-    if (conn_.closing()) break;
-    std::size_t want = kMinChunk;
-    if (!wait_ec) {
+    boost::system::error_code ec;
+    std::size_t want = kBulkChunk;
+    if (!bulk) {
+      // Wait for readability first, so an idle connection holds no buffer.
+      auto [wait_ec] = co_await from_.async_wait(tcp::socket::wait_read, use_tuple);
+      if (conn_.closing()) break;
+      ec = wait_ec;
       boost::system::error_code avail_ec;
-      want = std::clamp<std::size_t>(from_.available(avail_ec), kMinChunk, kMaxChunk);
+      if (!ec) want = std::clamp<std::size_t>(from_.available(avail_ec), kMinChunk, kMaxChunk);
     }
     Chunk chunk;
-    chunk.bytes.resize(want);
-    boost::system::error_code ec = wait_ec;
     std::size_t n = 0;
-    if (!wait_ec) std::tie(ec, n) = co_await from_.async_read_some(asio::buffer(chunk.bytes), use_tuple);
+    if (!ec) {
+      chunk.bytes.resize(want);
+      std::tie(ec, n) = co_await from_.async_read_some(asio::buffer(chunk.bytes), use_tuple);
+    }
     if (conn_.closing()) break;
     if (ec) {
       StreamEnd end;
       end.kind = ec == asio::error::eof ? StreamEnd::fin : is_reset(ec) ? StreamEnd::rst : StreamEnd::error;
       end.ec = ec;
       conn_.note_end(dir_, end);
-      queue_.push_back(Item{{}, end});
-      data_ready_.notify();
+      enqueue(Item{{}, end});
       co_return;
     }
+    bulk = n == want && n >= kBulkChunk;
     chunk.arrival = Clock::now();
     chunk.bytes.resize(n);
     queued_bytes_ += n;
-    queue_.push_back(Item{std::move(chunk), std::nullopt});
-    data_ready_.notify();
+    enqueue(Item{std::move(chunk), std::nullopt});
   }
+}
+
+void Pipe::enqueue(Item item) {
+  queue_.push_back(std::move(item));
+  if (pump_running_) return;
+  pump_running_ = true;
+  conn_.spawn(pump_loop());
 }
 
 asio::awaitable<void> Pipe::pump_loop() {
   auto self = conn_.shared_from_this();
-  while (!conn_.closing()) {
-    if (queue_.empty()) {
-      co_await data_ready_.wait();
-      continue;
+  while (!conn_.closing() && head_ < queue_.size()) {
+    Item item = std::move(queue_[head_++]);
+    if (head_ == queue_.size()) {  // drained: start over, and give back a burst's worth of slots
+      queue_.clear();
+      head_ = 0;
+      if (queue_.capacity() > 64) queue_.shrink_to_fit();
     }
-    Item item = std::move(queue_.front());
-    queue_.pop_front();
     queued_bytes_ -= item.chunk.bytes.size();
     space_ready_.notify();
     auto chain = chain_;  // this chunk finishes its way through the chain it entered
     if (item.end) {
       co_await chain->end(0, *item.end);
-      co_return;
+      break;
     }
     co_await chain->data(0, std::move(item.chunk));
   }
+  pump_running_ = false;
 }
 
 asio::awaitable<void> Pipe::write(Chunk chunk) {
@@ -284,16 +295,7 @@ void Connection::start(const std::vector<std::shared_ptr<const FaultSpec>>& faul
   link_->env().events.emit(link_->source(), "conn.open",
                            {{"conn", number_}, {"client", client_address_}, {"listen", endpoint_text(client_, false)}});
   initial_faults_ = faults;
-  auto self = shared_from_this();
-  asio::co_spawn(client_.get_executor(), [self]() { return self->run(); },
-                 [self](std::exception_ptr e) {
-                   if (!e) return;
-                   try {
-                     std::rethrow_exception(e);
-                   } catch (const std::exception& ex) {
-                     self->close(CloseMode::rst, By::proxy, "error", std::string("internal error: ") + ex.what());
-                   }
-                 });
+  spawn(run());
 }
 
 asio::awaitable<void> Connection::run() {
@@ -333,19 +335,19 @@ asio::awaitable<void> Connection::run() {
   link_->env().events.emit(link_->source(), "conn.upstream",
                            {{"conn", number_}, {"upstream", endpoint_text(server_, true)}});
 
-  const auto ex = client_.get_executor();
-  auto on_done = [self](std::exception_ptr e) {
+  spawn(up_.read_loop());
+  spawn(down_.read_loop());
+}
+
+void Connection::spawn(asio::awaitable<void> work) {
+  asio::co_spawn(client_.get_executor(), std::move(work), [self = shared_from_this()](std::exception_ptr e) {
     if (!e) return;
     try {
       std::rethrow_exception(e);
     } catch (const std::exception& err) {
       self->close(CloseMode::rst, By::proxy, "error", std::string("internal error: ") + err.what());
     }
-  };
-  asio::co_spawn(ex, up_.read_loop(), on_done);
-  asio::co_spawn(ex, up_.pump_loop(), on_done);
-  asio::co_spawn(ex, down_.read_loop(), on_done);
-  asio::co_spawn(ex, down_.pump_loop(), on_done);
+  });
 }
 
 void Connection::attach(const std::shared_ptr<const FaultSpec>& spec) {

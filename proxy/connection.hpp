@@ -1,11 +1,12 @@
 #pragma once
 // One client connection through a link: the client socket, the upstream
 // socket, and a Pipe per direction. A Pipe's reader stamps chunks as they
-// arrive and queues them; its pump takes them through the direction's fault
+// arrive and queues them; its pump, started when there is something to send
+// and gone when the queue is empty, takes them through the direction's fault
 // chain to the other socket. Faults attach and detach on a live connection;
-// a chunk a fault holds when it goes is passed on, not dropped.
+// a chunk a fault holds when it goes is passed on, not dropped. An idle
+// connection holds no buffer and runs only its two readers.
 
-#include <deque>
 #include <memory>
 #include <optional>
 #include <string>
@@ -29,7 +30,6 @@ class Pipe final : public ChainSink {
   Pipe(Connection& conn, Direction dir, asio::ip::tcp::socket& from, asio::ip::tcp::socket& to);
 
   asio::awaitable<void> read_loop();
-  asio::awaitable<void> pump_loop();
   void attach(std::shared_ptr<const FaultSpec> spec, std::optional<std::size_t> position = std::nullopt);
   // Returns the position the fault had, if it was attached here.
   std::optional<std::size_t> detach(const std::string& name);
@@ -48,14 +48,17 @@ class Pipe final : public ChainSink {
     std::optional<StreamEnd> end;
   };
   void rebuild_chain();
+  void enqueue(Item item);
+  asio::awaitable<void> pump_loop();
 
   Connection& conn_;
   Direction dir_;
   asio::ip::tcp::socket& from_;
   asio::ip::tcp::socket& to_;
-  std::deque<Item> queue_;
+  std::vector<Item> queue_;  // taken from queue_[head_]; allocates nothing while idle
+  std::size_t head_ = 0;
   std::size_t queued_bytes_ = 0;
-  WakeSignal data_ready_;
+  bool pump_running_ = false;
   WakeSignal space_ready_;
   std::vector<std::shared_ptr<AttachedFault>> attached_;
   std::shared_ptr<FaultChain> chain_;
@@ -86,6 +89,8 @@ class Connection : public std::enable_shared_from_this<Connection> {
   Link& link() { return *link_; }
   std::uint64_t number() const { return number_; }
   asio::any_io_executor executor() { return client_.get_executor(); }
+  // Runs a coroutine of this connection; an exception in it closes the connection.
+  void spawn(asio::awaitable<void> work);
 
  private:
   asio::awaitable<void> run();

@@ -81,7 +81,7 @@ struct Run {
     asio::co_spawn(io, [&]() -> asio::awaitable<void> {
       co_await ctx->stage().on_attach(*ctx);
       for (auto& [offset, text] : chunks) {
-        Chunk c{std::vector<char>(text.begin(), text.end()), ctx->epoch() + offset};
+        Chunk c{Bytes(text.begin(), text.end()), ctx->epoch() + offset};
         co_await chain.data(0, std::move(c));
       }
       if (fin) co_await chain.end(0, StreamEnd{StreamEnd::fin, {}});
