@@ -17,6 +17,7 @@ constexpr Register kCommands[] = {
     faultline::cli::register_demo_command,
     faultline::cli::register_proxy_command,
     faultline::cli::register_netem_command,
+    faultline::cli::register_wrap_command,
 };
 
 }  // namespace

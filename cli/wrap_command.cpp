@@ -1,0 +1,122 @@
+// `faultline wrap -- CMD ARGS...`: runs an MCP server over stdio as a child
+// and sits between the caller's stdin/stdout and the child's, recording the
+// session and injecting frame faults. A client config that launches
+// `npx some-server` launches `faultline wrap -- npx some-server` instead:
+// signals are forwarded, and the child's exit status is faultline's.
+
+#include <csignal>
+#include <random>
+
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/signal_set.hpp>
+#include <spdlog/spdlog.h>
+
+#include "cli/commands.hpp"
+#include "core/errors.hpp"
+#include "faults/frame_fault_spec.hpp"
+#include "faults/frame_registry.hpp"
+#include "proxy/proxy_config.hpp"
+#include "proxy/stdio_link.hpp"
+#include "reports/jsonl_recorder.hpp"
+
+namespace faultline::cli {
+namespace {
+
+struct WrapOptions {
+  std::string name = "stdio";
+  std::vector<std::string> faults;
+  std::string faults_file;
+  std::string events;
+  std::optional<std::uint64_t> seed;
+  std::int64_t shutdown_ms = 2000;
+  std::vector<std::string> command;
+};
+
+constexpr int kExitCannotRun = 127;  // as a shell reports a command it cannot run
+
+std::vector<FrameFaultSpec> load_faults(const WrapOptions& o) {
+  std::vector<FrameFaultSpec> specs;
+  if (!o.faults_file.empty()) specs = parse_frame_faults(read_json_file(o.faults_file), o.faults_file + " ");
+  for (const auto& text : o.faults) {
+    specs.push_back(parse_frame_fault_text(text));
+    for (std::size_t i = 0; i + 1 < specs.size(); ++i)
+      if (specs[i].name == specs.back().name)
+        throw ConfigError("--fault " + text, "a fault named \"" + specs.back().name + "\" already exists (give name=...)");
+  }
+  return specs;
+}
+
+int run_wrap(const WrapOptions& o) {
+  if (o.command.empty()) throw ConfigError("wrap", "give the server command after --, as in: faultline wrap -- npx some-server");
+  StdioLinkOptions link_options;
+  link_options.name = o.name;
+  link_options.command = o.command;
+  link_options.faults = load_faults(o);
+  link_options.shutdown_step = std::chrono::milliseconds(o.shutdown_ms);
+  link_options.seed = o.seed ? *o.seed : std::random_device{}() * 0x100000001ULL ^ std::random_device{}();
+
+  ::signal(SIGPIPE, SIG_IGN);  // a closed pipe is an error value, not a death
+  EventLog events;
+  std::unique_ptr<JsonlRecorder> recorder;
+  if (!o.events.empty()) {
+    recorder = std::make_unique<JsonlRecorder>(o.events);
+    recorder->attach(events);
+  }
+  events.emit("proxy:" + o.name, "run.start", {{"seed", link_options.seed}, {"version", FAULTLINE_VERSION}, {"transport", "stdio"}});
+  spdlog::debug("seed {}", link_options.seed);
+
+  boost::asio::io_context io;
+  boost::asio::signal_set signals(io, SIGINT, SIGTERM, SIGHUP);
+  StdioLink link(io.get_executor(), events, std::move(link_options));
+  int exit_code = kExitRuntime;
+  link.on_exit([&](int code) {
+    exit_code = code;
+    signals.cancel();
+    io.stop();
+  });
+  try {
+    link.start();
+  } catch (const StartupError& e) {
+    events.emit("server:" + o.name, "server.spawn_failed", {{"error", e.what()}});
+    spdlog::error("wrap: {}", e.what());
+    return kExitCannotRun;
+  }
+  std::function<void()> wait_signal = [&] {
+    signals.async_wait([&](boost::system::error_code ec, int signo) {
+      if (ec) return;
+      link.forward_signal(signo);
+      wait_signal();
+    });
+  };
+  wait_signal();
+  io.run();
+  events.emit("proxy:" + o.name, "run.end", {{"exit_code", exit_code}});
+  return exit_code;
+}
+
+}  // namespace
+
+void register_wrap_command(CLI::App& root, CommandResult& result) {
+  auto opts = std::make_shared<WrapOptions>();
+  auto* cmd = root.add_subcommand("wrap", "Run an MCP server over stdio behind faultline: wrap -- CMD ARGS...");
+  cmd->add_option("--fault", opts->faults,
+                  "Frame fault: TYPE[,KEY=VALUE...] with keys name, stream (upstream|downstream), probability, "
+                  "match keys method, id, kind (request|response|error|notification|invalid) and the type's "
+                  "attributes, e.g. error,method=tools/call,code=-32000; or a fault as JSON. Repeatable.");
+  cmd->add_option("--faults", opts->faults_file, "Frame faults from FILE (a JSON array of fault objects)");
+  cmd->add_option("--events", opts->events, "Write the event history to FILE (JSONL)");
+  cmd->add_option("--seed", opts->seed, "Seed for every random decision (default: random)");
+  cmd->add_option("--name", opts->name, "Name of the link in events")->capture_default_str();
+  cmd->add_option("--shutdown-ms", opts->shutdown_ms,
+                  "Each wait of the shutdown order: stdin closed, wait, SIGTERM, wait, SIGKILL")
+      ->check(CLI::Range(0, 600'000))
+      ->capture_default_str();
+  cmd->add_option("command", opts->command, "The server command and its arguments, after --")->required();
+  std::string types;
+  for (const auto& t : frame_fault_types()) types += "  " + std::string(t.name) + ": " + std::string(t.summary) + "\n";
+  cmd->footer("Frame fault types:\n" + types +
+              "Exit code: the server's (128+signal when it was killed); 127 when the command cannot run; 2 bad faults.");
+  cmd->callback([opts, &result] { result.exit_code = run_guarded("wrap", [&] { return run_wrap(*opts); }); });
+}
+
+}  // namespace faultline::cli

@@ -1,0 +1,114 @@
+#include "faults/frame_attributes.hpp"
+
+#include <charconv>
+#include <csignal>
+#include <cmath>
+
+#include "core/errors.hpp"
+
+namespace faultline {
+namespace {
+
+struct SignalName {
+  const char* name;
+  int number;
+};
+constexpr SignalName kSignals[] = {{"HUP", SIGHUP},   {"INT", SIGINT},   {"QUIT", SIGQUIT}, {"KILL", SIGKILL},
+                                   {"USR1", SIGUSR1}, {"USR2", SIGUSR2}, {"PIPE", SIGPIPE}, {"ALRM", SIGALRM},
+                                   {"TERM", SIGTERM}, {"CONT", SIGCONT}, {"STOP", SIGSTOP}, {"TSTP", SIGTSTP},
+                                   {"SEGV", SIGSEGV}, {"ABRT", SIGABRT}};
+
+}  // namespace
+
+std::optional<int> parse_signal(std::string_view text) {
+  if (text.starts_with("SIG")) text.remove_prefix(3);
+  for (const auto& s : kSignals)
+    if (text == s.name) return s.number;
+  int n = 0;
+  auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), n);
+  if (ec == std::errc{} && end == text.data() + text.size() && n >= 1 && n <= 64) return n;
+  return std::nullopt;
+}
+
+std::string signal_name(int signo) {
+  for (const auto& s : kSignals)
+    if (s.number == signo) return std::string("SIG") + s.name;
+  return std::to_string(signo);
+}
+
+FrameAttributes::FrameAttributes(const nlohmann::json& attributes, std::string pointer, bool from_text)
+    : attributes_(attributes), pointer_(std::move(pointer)), from_text_(from_text) {
+  if (!attributes_.is_null() && !attributes_.is_object()) throw ConfigError(pointer_, "attributes must be an object");
+}
+
+const nlohmann::json* FrameAttributes::find(const std::string& key) {
+  read_.insert(key);
+  if (!attributes_.is_object()) return nullptr;
+  auto it = attributes_.find(key);
+  return it == attributes_.end() || it->is_null() ? nullptr : &*it;
+}
+
+std::optional<std::int64_t> FrameAttributes::optional_integer(const std::string& key, std::int64_t min,
+                                                              std::int64_t max) {
+  const auto* value = find(key);
+  if (!value) return std::nullopt;
+  const std::string where = pointer_ + "/" + key;
+  double d = 0;
+  if (value->is_string() && from_text_) {
+    const auto text = value->get<std::string>();
+    auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), d);
+    if (ec != std::errc{} || end != text.data() + text.size())
+      throw ConfigError(where, "must be a number, got \"" + text + "\"");
+  } else if (value->is_number()) {
+    d = value->get<double>();
+  } else {
+    throw ConfigError(where, "must be a number, got " + std::string(value->type_name()));
+  }
+  if (!std::isfinite(d) || d != std::floor(d)) throw ConfigError(where, "must be a whole number");
+  if (d < static_cast<double>(min) || d > static_cast<double>(max))
+    throw ConfigError(where, "must be from " + std::to_string(min) + " to " + std::to_string(max));
+  return static_cast<std::int64_t>(d);
+}
+
+std::int64_t FrameAttributes::integer(const std::string& key, std::int64_t fallback, std::int64_t min,
+                                      std::int64_t max) {
+  return optional_integer(key, min, max).value_or(fallback);
+}
+
+std::string FrameAttributes::string(const std::string& key, std::string fallback) {
+  const auto* value = find(key);
+  if (!value) return fallback;
+  if (!value->is_string())
+    throw ConfigError(pointer_ + "/" + key, "must be a string, got " + std::string(value->type_name()));
+  return value->get<std::string>();
+}
+
+std::string FrameAttributes::choice(const std::string& key, std::string fallback,
+                                    const std::vector<std::string>& allowed) {
+  auto text = string(key, fallback);
+  for (const auto& a : allowed)
+    if (a == text) return text;
+  std::string list;
+  for (const auto& a : allowed) list += (list.empty() ? "" : ", ") + a;
+  throw ConfigError(pointer_ + "/" + key, "must be one of " + list + ", got \"" + text + "\"");
+}
+
+int FrameAttributes::signal(const std::string& key, int fallback) {
+  const auto* value = find(key);
+  if (!value) return fallback;
+  const std::string where = pointer_ + "/" + key;
+  std::optional<int> signo;
+  if (value->is_string()) signo = parse_signal(value->get<std::string>());
+  if (value->is_number_integer() && value->get<std::int64_t>() >= 1 && value->get<std::int64_t>() <= 64)
+    signo = static_cast<int>(value->get<std::int64_t>());
+  if (!signo) throw ConfigError(where, "must be a signal name (SIGKILL, TERM, ...) or number, got " + value->dump());
+  return *signo;
+}
+
+void FrameAttributes::finish() const {
+  if (!attributes_.is_object()) return;
+  for (auto it = attributes_.begin(); it != attributes_.end(); ++it)
+    if (!read_.contains(it.key())) throw ConfigError(pointer_ + "/" + it.key(), "unknown attribute");
+}
+
+}  // namespace faultline

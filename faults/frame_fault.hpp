@@ -1,0 +1,102 @@
+#pragma once
+// The frame fault interface, the JSON-RPC sibling of byte_fault.hpp. A
+// FrameFault holds one fault's validated, immutable settings, shared by every
+// link it touches; instantiate() makes the per-link FrameStage that does the
+// work. A stage sits in a direction's FrameChain and sees whole messages
+// (WireFrames), passing them on through `next` now, later, changed, or not at all.
+
+#include <chrono>
+#include <functional>
+#include <memory>
+#include <string>
+#include <string_view>
+
+#include <boost/asio/any_io_executor.hpp>
+#include <boost/asio/awaitable.hpp>
+#include <nlohmann/json.hpp>
+
+#include "core/rng.hpp"
+#include "faults/byte_fault.hpp"
+#include "mcp/frame.hpp"
+
+namespace faultline {
+
+// One message on its way through a direction: the frame, when it arrived, and
+// for a reply the method of the request it answers (so `match` can select
+// replies by method).
+struct WireFrame {
+  mcp::Frame frame;
+  Clock::time_point arrival;
+  std::string method;  // a call's method, or the answered request's method; "" when unknown
+};
+
+// What a frame stage may do to its link. Implemented by the stdio link; tests
+// implement it with a fake clock so a fault runs without sleeping.
+class FrameStageContext {
+ public:
+  virtual ~FrameStageContext() = default;
+  virtual Clock::time_point now() const = 0;
+  // Waits until `deadline`, or until the fault is removed or the link flushes
+  // or closes. True when the deadline was reached.
+  virtual asio::awaitable<bool> wait_until(Clock::time_point deadline) = 0;
+  virtual bool removed() const = 0;
+  virtual Rng& rng() = 0;
+  virtual Direction direction() const = 0;
+  // Counts one injection; `detail` non-null also writes a fault.inject event.
+  virtual void injected(nlohmann::json detail = nullptr) = 0;
+
+  // Writes a frame to this direction's peer, past the rest of the chain.
+  virtual asio::awaitable<void> emit(WireFrame frame) = 0;
+  // Writes a frame back to the sender of this direction (an answer in the peer's place).
+  virtual asio::awaitable<void> reply(WireFrame frame) = 0;
+  // Runs `task` beside the pump, so one held frame does not hold the ones behind it.
+  // The link waits for spawned tasks (their waits cut short) before it closes the direction.
+  virtual void spawn(std::function<asio::awaitable<void>()> task) = 0;
+  // Sends a signal to the server process (its process group). False when there is none.
+  virtual bool signal_server(int signo) = 0;
+  // Stops forwarding this direction and closes its output toward the peer.
+  virtual void close_output(std::string_view reason) = 0;
+};
+
+class FrameChain;
+
+// The rest of the chain after one stage. Keeps the chain alive.
+class FrameNext {
+ public:
+  FrameNext(std::shared_ptr<FrameChain> chain, std::size_t index) : chain_(std::move(chain)), index_(index) {}
+  asio::awaitable<void> frame(WireFrame frame) const;
+  asio::awaitable<void> end() const;
+
+ private:
+  std::shared_ptr<FrameChain> chain_;
+  std::size_t index_;
+};
+
+class FrameStage {
+ public:
+  virtual ~FrameStage() = default;
+  // Runs from attach until the fault is removed or the link closes: for faults
+  // that act on time (after_ms) rather than on frames.
+  virtual asio::awaitable<void> on_attach(FrameStageContext&) { co_return; }
+  // A frame the fault's match selected (and the probability roll let through).
+  virtual asio::awaitable<void> on_frame(WireFrame frame, FrameStageContext& ctx, FrameNext next) = 0;
+  // Any other frame: passed on by default (reorder counts them).
+  virtual asio::awaitable<void> on_other(WireFrame frame, FrameStageContext&, FrameNext next) {
+    co_await next.frame(std::move(frame));
+  }
+  // The direction's input ended: flush what is held, then pass the end on.
+  virtual asio::awaitable<void> on_end(FrameStageContext&, FrameNext next) { co_await next.end(); }
+};
+
+class FrameFault {
+ public:
+  virtual ~FrameFault() = default;
+  virtual std::unique_ptr<FrameStage> instantiate() const = 0;
+  // The full attribute set, defaults included.
+  virtual nlohmann::json attributes() const = 0;
+};
+
+// A short description of a frame for fault.inject events: frame_kind, method, id.
+nlohmann::json describe(const WireFrame& frame);
+
+}  // namespace faultline

@@ -1,0 +1,42 @@
+#pragma once
+// A frame fault as configured on a stdio link: the wrapper every fault has
+// (name, type, stream/direction, probability or toxicity, match) around the
+// type's validated settings. Parsed in two steps: the wrapper, then the
+// attributes through the frame fault registry. Errors carry JSON pointers.
+
+#include <memory>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "faults/frame_fault.hpp"
+#include "faults/frame_match.hpp"
+
+namespace faultline {
+
+struct FrameFaultSpec {
+  std::string name;
+  std::string type;
+  Direction direction = Direction::downstream;
+  double probability = 1.0;  // rolled for each matched frame
+  FrameMatch match;
+  std::shared_ptr<const FrameFault> fault;
+
+  nlohmann::json to_json() const;
+};
+
+// Parses a fault object {name, type, stream|direction, probability|toxicity, match, attributes}.
+FrameFaultSpec parse_frame_fault(const nlohmann::json& fault, const std::string& pointer);
+
+// Parses a JSON array of fault objects (the --faults file).
+std::vector<FrameFaultSpec> parse_frame_faults(const nlohmann::json& faults, const std::string& pointer);
+
+// The command line form, as `faultline proxy --fault`: TYPE[,KEY=VALUE...] where
+// KEY is name, stream/direction, toxicity/probability, a match key (method, id,
+// kind with '|' between kinds) or one of the type's attributes. id=7 is an
+// integer id, id="7" a string id. Text starting with '{' is a JSON fault object.
+FrameFaultSpec parse_frame_fault_text(std::string_view text);
+
+}  // namespace faultline

@@ -1,0 +1,45 @@
+#include "faults/frame_registry.hpp"
+
+namespace faultline {
+namespace {
+
+constexpr auto up = Direction::upstream;
+constexpr auto down = Direction::downstream;
+
+constexpr FrameFaultType kFrameFaultTypes[] = {
+    {"drop", "drop the matched messages", down, DirectionRule::any, make_drop_frame_fault},
+    {"delay", "deliver each matched message delay ms after it arrived, in order", down, DirectionRule::any,
+     make_delay_frame_fault},
+    {"duplicate", "deliver each matched message count+1 times", down, DirectionRule::any,
+     make_duplicate_frame_fault},
+    {"reorder", "hold a matched message and release it after the next `after` messages", down, DirectionRule::any,
+     make_reorder_frame_fault},
+    {"error", "answer a matched request with a JSON-RPC error {code, message}; the request is not forwarded", up,
+     DirectionRule::upstream_only, make_error_frame_fault},
+    {"late_response", "hold a matched reply for delay ms while later messages pass", down,
+     DirectionRule::downstream_only, make_late_response_frame_fault},
+    {"malformed", "break a matched message as `mode` says (truncate, invalid_json, ...)", down, DirectionRule::any,
+     make_malformed_frame_fault},
+    {"banner", "write a non-JSON line `text` toward the client (at after_ms, or before matched messages)", down,
+     DirectionRule::downstream_only, make_banner_frame_fault},
+    {"close_stdout", "stop forwarding the server's stdout and close ours to the client", down,
+     DirectionRule::downstream_only, make_close_stdout_frame_fault},
+    {"kill", "send `signal` (SIGKILL) to the server at after_ms or on the first matched message", up,
+     DirectionRule::any, make_kill_frame_fault},
+    {"stop", "pause the server (SIGSTOP) at after_ms or on the first matched message; resume after duration ms",
+     up, DirectionRule::any, make_stop_frame_fault},
+    {"continue", "resume the server (SIGCONT) at after_ms or on the first matched message", up,
+     DirectionRule::any, make_continue_frame_fault},
+};
+
+}  // namespace
+
+std::span<const FrameFaultType> frame_fault_types() { return kFrameFaultTypes; }
+
+const FrameFaultType* find_frame_fault_type(std::string_view name) {
+  for (const auto& type : kFrameFaultTypes)
+    if (type.name == name) return &type;
+  return nullptr;
+}
+
+}  // namespace faultline

@@ -1,0 +1,43 @@
+#pragma once
+// The explicit list of frame fault types, by their JSON `type` name: each entry
+// builds a validated FrameFault from its attributes and says which directions
+// it may sit in. (An explicit list: static registrars in static libraries get
+// dropped by the linker.)
+
+#include <memory>
+#include <span>
+#include <string_view>
+
+#include "faults/frame_attributes.hpp"
+#include "faults/frame_fault.hpp"
+
+namespace faultline {
+
+enum class DirectionRule { any, upstream_only, downstream_only };
+
+struct FrameFaultType {
+  std::string_view name;
+  std::string_view summary;
+  Direction default_direction;
+  DirectionRule rule;
+  std::shared_ptr<const FrameFault> (*make)(FrameAttributes& attributes);
+};
+
+std::span<const FrameFaultType> frame_fault_types();
+const FrameFaultType* find_frame_fault_type(std::string_view name);
+
+// One factory per fault file.
+std::shared_ptr<const FrameFault> make_drop_frame_fault(FrameAttributes&);
+std::shared_ptr<const FrameFault> make_delay_frame_fault(FrameAttributes&);
+std::shared_ptr<const FrameFault> make_duplicate_frame_fault(FrameAttributes&);
+std::shared_ptr<const FrameFault> make_reorder_frame_fault(FrameAttributes&);
+std::shared_ptr<const FrameFault> make_error_frame_fault(FrameAttributes&);
+std::shared_ptr<const FrameFault> make_late_response_frame_fault(FrameAttributes&);
+std::shared_ptr<const FrameFault> make_malformed_frame_fault(FrameAttributes&);
+std::shared_ptr<const FrameFault> make_banner_frame_fault(FrameAttributes&);
+std::shared_ptr<const FrameFault> make_close_stdout_frame_fault(FrameAttributes&);
+std::shared_ptr<const FrameFault> make_kill_frame_fault(FrameAttributes&);
+std::shared_ptr<const FrameFault> make_stop_frame_fault(FrameAttributes&);
+std::shared_ptr<const FrameFault> make_continue_frame_fault(FrameAttributes&);
+
+}  // namespace faultline

@@ -1,0 +1,613 @@
+#include "proxy/stdio_link.hpp"
+
+#include <fcntl.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <csignal>
+#include <deque>
+#include <optional>
+
+#include <boost/asio/as_tuple.hpp>
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/posix/stream_descriptor.hpp>
+#include <boost/asio/signal_set.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/use_awaitable.hpp>
+#include <boost/asio/write.hpp>
+#include <spdlog/spdlog.h>
+
+#include "core/errors.hpp"
+#include "core/rng.hpp"
+#include "faults/frame_attributes.hpp"
+#include "faults/frame_chain.hpp"
+#include "mcp/ndjson_codec.hpp"
+#include "mcp/session.hpp"
+#include "proxy/stdio_child.hpp"
+#include "proxy/wake_signal.hpp"
+
+namespace faultline {
+
+using asio::posix::stream_descriptor;
+namespace {
+constexpr auto use_tuple = asio::as_tuple(asio::use_awaitable);
+constexpr std::size_t kReadBytes = 64 * 1024;
+
+mcp::Peer sender_of(Direction d) { return d == Direction::upstream ? mcp::Peer::client : mcp::Peer::server; }
+
+void log_exception(std::exception_ptr e, const char* what) {
+  if (!e) return;
+  try {
+    std::rethrow_exception(e);
+  } catch (const std::exception& ex) {
+    spdlog::error("stdio {}: {}", what, ex.what());
+  }
+}
+
+// Takes over one of the caller's descriptors: 0/1/2 are duplicated (close-on-exec)
+// and replaced by /dev/null, so closing ours is what the caller sees.
+int take_over(int fd) {
+  if (fd > 2) return fd;
+  const int copy = ::fcntl(fd, F_DUPFD_CLOEXEC, 3);
+  if (copy < 0) throw StartupError("cannot use descriptor " + std::to_string(fd) + ": " + std::strerror(errno));
+  const int null = ::open("/dev/null", O_RDWR | O_CLOEXEC);
+  if (null >= 0) {
+    ::dup2(null, fd);
+    ::close(null);
+  }
+  return copy;
+}
+
+}  // namespace
+
+class StdioDirection;
+class AttachedFrameFault;
+
+// ---------------------------------------------------------------- StdioRun
+
+class StdioRun : public std::enable_shared_from_this<StdioRun> {
+ public:
+  StdioRun(asio::any_io_executor ex, EventLog& events, StdioLinkOptions o);
+  ~StdioRun();
+
+  void start();
+  void forward_signal(int signo);
+  bool signal_server(int signo, std::string_view why);
+
+  void emit(std::string kind, nlohmann::json fields) { events_.emit(source_, std::move(kind), std::move(fields)); }
+  std::string observe(mcp::Peer from, const mcp::Frame& frame, Clock::time_point at, bool injected);
+
+  // A direction's output closed (end of its stream, a fault, a write error).
+  void output_closed(Direction d, std::string_view why);
+  void begin_shutdown(std::string reason);
+  bool finished() const { return finished_; }
+
+  asio::any_io_executor executor() const { return ex_; }
+  const StdioLinkOptions& options() const { return o_; }
+  StdioDirection& dir(Direction d) { return d == Direction::upstream ? *up_ : *down_; }
+  std::map<std::string, std::uint64_t> injections;
+  std::function<void(int)> on_exit;
+
+ private:
+  asio::awaitable<void> watch_child();
+  asio::awaitable<void> stderr_loop();
+  asio::awaitable<void> shutdown_sequence();
+  void on_child_exit(int status);
+  void record_stderr_line(std::string_view line);
+  void check_finished();
+  void spawn(std::function<asio::awaitable<void>()> f, const char* what);
+
+  asio::any_io_executor ex_;
+  EventLog& events_;
+  StdioLinkOptions o_;
+  std::string source_;
+  std::string server_source_;
+  asio::signal_set sigchld_;
+  std::unique_ptr<StdioChild> child_;
+  stream_descriptor client_in_, client_out_, child_in_, child_out_, child_err_;
+  std::unique_ptr<StdioDirection> up_, down_;
+  mcp::Session session_;
+  asio::steady_timer shutdown_timer_;
+  asio::steady_timer drain_timer_;
+  Clock::time_point started_at_;
+  std::optional<int> child_status_;
+  bool shutting_down_ = false;
+  bool stderr_done_ = false;
+  bool finished_ = false;
+  // stderr record: line assembly and rate limit
+  std::string stderr_line_;
+  Clock::time_point stderr_window_;
+  int stderr_in_window_ = 0;
+  std::uint64_t stderr_suppressed_ = 0;
+};
+
+// ---------------------------------------------------------------- AttachedFrameFault
+
+// A frame fault attached to one direction of the link: its stage, its seeded
+// random source, and its waits in progress (cut short on removal, flush, close).
+class AttachedFrameFault final : public AttachedFrameStage, public FrameStageContext {
+ public:
+  AttachedFrameFault(StdioRun& run, StdioDirection& dir, const FrameFaultSpec& spec)
+      : run_(run), dir_(dir), spec_(spec), stage_(spec.fault->instantiate()),
+        rng_(derive_seed(run.options().seed, run.options().name, spec.name, 0)) {}
+
+  // AttachedFrameStage
+  FrameStage& stage() override { return *stage_; }
+  FrameStageContext& context() override { return *this; }
+  const FrameMatch& match() const override { return spec_.match; }
+  double probability() const override { return spec_.probability; }
+  bool active() const override { return !removed_; }
+
+  // FrameStageContext
+  Clock::time_point now() const override { return Clock::now(); }
+  asio::awaitable<bool> wait_until(Clock::time_point deadline) override;
+  bool removed() const override { return removed_; }
+  Rng& rng() override { return rng_; }
+  Direction direction() const override { return spec_.direction; }
+  void injected(nlohmann::json detail) override {
+    ++run_.injections[spec_.name];
+    if (detail.is_null()) return;
+    nlohmann::json fields = {{"fault", spec_.name}, {"type", spec_.type}, {"direction", to_string(spec_.direction)}};
+    if (detail.is_object()) fields.update(detail);
+    run_.emit("fault.inject", std::move(fields));
+  }
+  asio::awaitable<void> emit(WireFrame frame) override;
+  asio::awaitable<void> reply(WireFrame frame) override;
+  void spawn(std::function<asio::awaitable<void>()> task) override;
+  bool signal_server(int signo) override { return run_.signal_server(signo, "fault " + spec_.name); }
+  void close_output(std::string_view reason) override;
+
+  const FrameFaultSpec& spec() const { return spec_; }
+  void cancel_waits() {
+    for (auto* t : waits_) t->cancel();
+  }
+
+ private:
+  StdioRun& run_;
+  StdioDirection& dir_;
+  FrameFaultSpec spec_;
+  std::unique_ptr<FrameStage> stage_;
+  Rng rng_;
+  bool removed_ = false;
+  std::vector<asio::steady_timer*> waits_;
+};
+
+// ---------------------------------------------------------------- StdioDirection
+
+// One direction: reader -> decoder -> queue -> pump -> frame chain -> this sink -> writer.
+class StdioDirection final : public FrameSink {
+ public:
+  StdioDirection(StdioRun& run, Direction dir, stream_descriptor& from, stream_descriptor& to)
+      : run_(run), dir_(dir), from_(from), to_(to), data_ready_(run.executor()), space_ready_(run.executor()),
+        tasks_done_(run.executor()) {}
+
+  void attach(const FrameFaultSpec& spec) {
+    auto fault = std::make_shared<AttachedFrameFault>(run_, *this, spec);
+    attached_.push_back(fault);
+    chain_ = std::make_shared<FrameChain>(std::vector<std::shared_ptr<AttachedFrameStage>>(attached_.begin(), attached_.end()), *this);
+    run_.emit("fault.attach", spec.to_json());
+    // A fault acting on time (after_ms) is rolled once, here; frames are rolled one by one.
+    const bool selected = spec.probability >= 1.0 || fault->rng().chance(spec.probability);
+    if (!selected) return;
+    auto self = run_.shared_from_this();
+    asio::co_spawn(run_.executor(), [self, fault]() -> asio::awaitable<void> { co_await fault->stage().on_attach(*fault); },
+                   [](std::exception_ptr e) { log_exception(e, "fault"); });
+  }
+  void start_chain() {
+    if (!chain_) chain_ = std::make_shared<FrameChain>(std::vector<std::shared_ptr<AttachedFrameStage>>{}, *this);
+  }
+
+  asio::awaitable<void> read_loop();
+  asio::awaitable<void> pump_loop();
+
+  // FrameSink
+  asio::awaitable<void> write(WireFrame frame) override;
+  asio::awaitable<void> end() override;
+
+  void close_output(std::string_view reason);
+  void spawn_task(std::function<asio::awaitable<void>()> task);
+  bool flushing() const { return flushing_; }
+  bool input_done() const { return input_done_; }
+  bool output_closed() const { return output_closed_; }
+  Direction direction() const { return dir_; }
+  void wake() {
+    for (auto& f : attached_) f->cancel_waits();
+    data_ready_.notify();
+    space_ready_.notify();
+    tasks_done_.notify();
+  }
+  std::uint64_t frames_discarded() const { return discarded_; }
+
+ private:
+  struct Item {
+    std::optional<WireFrame> frame;  // empty: the end of the input
+  };
+  asio::awaitable<void> send(std::string bytes);
+  void finish_output(std::string_view why);
+
+  StdioRun& run_;
+  Direction dir_;
+  stream_descriptor& from_;
+  stream_descriptor& to_;
+  mcp::NdjsonDecoder decoder_;
+  std::deque<Item> queue_;
+  std::size_t queued_bytes_ = 0;
+  WakeSignal data_ready_;
+  WakeSignal space_ready_;
+  WakeSignal tasks_done_;
+  std::vector<std::shared_ptr<AttachedFrameFault>> attached_;
+  std::shared_ptr<FrameChain> chain_;
+  std::string outbox_;
+  bool writing_ = false;
+  bool end_requested_ = false;
+  bool flushing_ = false;
+  bool output_closed_ = false;
+  bool input_done_ = false;
+  int pending_tasks_ = 0;
+  std::uint64_t discarded_ = 0;
+};
+
+asio::awaitable<bool> AttachedFrameFault::wait_until(Clock::time_point deadline) {
+  if (removed_ || dir_.flushing() || run_.finished()) co_return false;
+  asio::steady_timer timer(run_.executor(), deadline);
+  waits_.push_back(&timer);
+  auto [ec] = co_await timer.async_wait(use_tuple);
+  waits_.erase(std::find(waits_.begin(), waits_.end(), &timer));
+  co_return !ec && !removed_ && !dir_.flushing() && !run_.finished();
+}
+
+asio::awaitable<void> AttachedFrameFault::emit(WireFrame frame) { co_await dir_.write(std::move(frame)); }
+
+asio::awaitable<void> AttachedFrameFault::reply(WireFrame frame) {
+  const Direction back = spec_.direction == Direction::upstream ? Direction::downstream : Direction::upstream;
+  run_.observe(sender_of(back), frame.frame, Clock::now(), true);
+  co_await run_.dir(back).write(std::move(frame));
+}
+
+void AttachedFrameFault::spawn(std::function<asio::awaitable<void>()> task) { dir_.spawn_task(std::move(task)); }
+
+void AttachedFrameFault::close_output(std::string_view reason) { dir_.close_output(reason); }
+
+asio::awaitable<void> StdioDirection::read_loop() {
+  auto self = run_.shared_from_this();
+  std::vector<char> buffer(kReadBytes);
+  std::vector<mcp::Frame> frames;
+  const auto from = sender_of(dir_);
+  while (!run_.finished()) {
+    if (queued_bytes_ >= run_.options().max_queued_bytes) {
+      co_await space_ready_.wait();
+      continue;
+    }
+    auto [ec, n] = co_await from_.async_read_some(asio::buffer(buffer), use_tuple);
+    if (run_.finished()) break;
+    const auto arrival = Clock::now();
+    frames.clear();
+    if (ec) {
+      decoder_.finish(frames);
+    } else {
+      decoder_.feed(std::string_view(buffer.data(), n), frames);
+    }
+    for (auto& f : frames) {
+      WireFrame wf;
+      wf.method = run_.observe(from, f, arrival, false);
+      wf.frame = std::move(f);
+      wf.arrival = arrival;
+      if (output_closed_) {
+        ++discarded_;  // close_stdout: what comes afterwards is read and dropped
+        continue;
+      }
+      queued_bytes_ += wf.frame.raw.size();
+      queue_.push_back(Item{std::move(wf)});
+    }
+    if (ec) {
+      input_done_ = true;
+      run_.emit("stdio.eof", {{"direction", to_string(dir_)},
+                              {"from", mcp::to_string(from)},
+                              {"bytes", decoder_.bytes_fed()},
+                              {"how", ec == asio::error::eof ? "eof" : ec.message()}});
+      queue_.push_back(Item{std::nullopt});
+      data_ready_.notify();
+      co_return;
+    }
+    data_ready_.notify();
+  }
+}
+
+asio::awaitable<void> StdioDirection::pump_loop() {
+  auto self = run_.shared_from_this();
+  start_chain();
+  while (!run_.finished()) {
+    if (queue_.empty()) {
+      co_await data_ready_.wait();
+      continue;
+    }
+    Item item = std::move(queue_.front());
+    queue_.pop_front();
+    auto chain = chain_;
+    if (!item.frame) {
+      co_await chain->end(0);
+      co_return;
+    }
+    queued_bytes_ -= std::min(queued_bytes_, item.frame->frame.raw.size());
+    space_ready_.notify();
+    co_await chain->frame(0, std::move(*item.frame));
+  }
+}
+
+asio::awaitable<void> StdioDirection::write(WireFrame frame) {
+  if (output_closed_) {
+    ++discarded_;
+    co_return;
+  }
+  std::string bytes;
+  mcp::append_ndjson_line(frame.frame, bytes);
+  co_await send(std::move(bytes));
+}
+
+// One write in flight: the first writer drains the outbox, later ones append to it.
+asio::awaitable<void> StdioDirection::send(std::string bytes) {
+  auto self = run_.shared_from_this();
+  outbox_ += bytes;
+  if (writing_) co_return;
+  writing_ = true;
+  while (!outbox_.empty() && !output_closed_) {
+    std::string out;
+    out.swap(outbox_);
+    auto [ec, n] = co_await asio::async_write(to_, asio::buffer(out), use_tuple);
+    if (ec) {
+      outbox_.clear();
+      const std::string why = "write to " + std::string(mcp::to_string(mcp::other(sender_of(dir_)))) + ": " + ec.message();
+      if (!output_closed_) run_.emit("stdio.write_error", {{"direction", to_string(dir_)}, {"error", ec.message()}});
+      finish_output(why);
+      break;
+    }
+  }
+  writing_ = false;
+  if (end_requested_) finish_output("end of input");
+}
+
+asio::awaitable<void> StdioDirection::end() {
+  auto self = run_.shared_from_this();
+  // Never lose bytes by accident: what faults still hold is let go now.
+  flushing_ = true;
+  for (auto& f : attached_) f->cancel_waits();
+  while (pending_tasks_ > 0 && !run_.finished()) co_await tasks_done_.wait();
+  end_requested_ = true;  // the writer closes the output once the outbox is empty
+  if (!writing_) finish_output("end of input");
+}
+
+void StdioDirection::spawn_task(std::function<asio::awaitable<void>()> task) {
+  ++pending_tasks_;
+  auto self = run_.shared_from_this();
+  asio::co_spawn(run_.executor(), std::move(task), [self, this](std::exception_ptr e) {
+    log_exception(e, "fault task");
+    --pending_tasks_;
+    tasks_done_.notify();
+  });
+}
+
+void StdioDirection::close_output(std::string_view reason) {
+  if (output_closed_) return;
+  run_.emit("stdio.close_output", {{"direction", to_string(dir_)}, {"reason", reason}});
+  finish_output(reason);
+}
+
+void StdioDirection::finish_output(std::string_view why) {
+  if (output_closed_) return;
+  output_closed_ = true;
+  outbox_.clear();
+  boost::system::error_code ignored;
+  to_.close(ignored);
+  run_.output_closed(dir_, why);
+}
+
+// ---------------------------------------------------------------- StdioRun
+
+StdioRun::StdioRun(asio::any_io_executor ex, EventLog& events, StdioLinkOptions o)
+    : ex_(ex), events_(events), o_(std::move(o)), source_("proxy:" + o_.name), server_source_("server:" + o_.name),
+      sigchld_(ex, SIGCHLD), client_in_(ex), client_out_(ex), child_in_(ex), child_out_(ex), child_err_(ex),
+      shutdown_timer_(ex), drain_timer_(ex) {}
+
+StdioRun::~StdioRun() = default;
+
+void StdioRun::spawn(std::function<asio::awaitable<void>()> f, const char* what) {
+  asio::co_spawn(ex_, std::move(f), [what](std::exception_ptr e) { log_exception(e, what); });
+}
+
+void StdioRun::start() {
+  started_at_ = Clock::now();
+  nlohmann::json command = o_.command;
+  child_ = std::make_unique<StdioChild>(o_.command);  // SIGCHLD is watched before the fork
+  emit("server.start", {{"pid", child_->pid()}, {"command", command}});
+  child_in_.assign(child_->release_stdin());
+  child_out_.assign(child_->release_stdout());
+  child_err_.assign(child_->release_stderr());
+  client_in_.assign(take_over(o_.client_in));
+  client_out_.assign(take_over(o_.client_out));
+
+  up_ = std::make_unique<StdioDirection>(*this, Direction::upstream, client_in_, child_in_);
+  down_ = std::make_unique<StdioDirection>(*this, Direction::downstream, child_out_, client_out_);
+  for (const auto& spec : o_.faults) dir(spec.direction).attach(spec);
+
+  auto self = shared_from_this();
+  spawn([self]() { return self->watch_child(); }, "child watch");
+  spawn([self]() { return self->stderr_loop(); }, "stderr");
+  for (auto* d : {up_.get(), down_.get()}) {
+    spawn([self, d]() { return d->pump_loop(); }, "pump");
+    spawn([self, d]() { return d->read_loop(); }, "reader");
+  }
+}
+
+std::string StdioRun::observe(mcp::Peer from, const mcp::Frame& frame, Clock::time_point at, bool injected) {
+  auto obs = session_.observe(from, frame, at, injected);
+  for (auto& e : obs.events) emit(std::move(e.kind), std::move(e.fields));
+  return obs.method;
+}
+
+bool StdioRun::signal_server(int signo, std::string_view why) {
+  const bool sent = child_ && child_->signal(signo, true);
+  emit("server.signal", {{"signal", signal_name(signo)}, {"group", true}, {"reason", why}, {"sent", sent}});
+  return sent;
+}
+
+void StdioRun::forward_signal(int signo) {
+  const bool sent = child_ && child_->signal(signo, false);
+  emit("server.signal", {{"signal", signal_name(signo)}, {"group", false}, {"reason", "forwarded"}, {"sent", sent}});
+}
+
+asio::awaitable<void> StdioRun::watch_child() {
+  auto self = shared_from_this();
+  while (!child_status_) {
+    if (auto status = child_->try_reap()) {
+      on_child_exit(*status);
+      co_return;
+    }
+    auto [ec, signo] = co_await sigchld_.async_wait(use_tuple);
+    if (ec) co_return;
+  }
+}
+
+void StdioRun::on_child_exit(int status) {
+  child_status_ = status;
+  const double uptime = std::chrono::duration<double>(Clock::now() - started_at_).count();
+  nlohmann::json fields = {{"pid", child_->pid()}, {"exit_code", exit_code_of(status)}, {"uptime_s", uptime},
+                           {"during_shutdown", shutting_down_}};
+  if (WIFSIGNALED(status)) fields["signal"] = signal_name(WTERMSIG(status));
+  else fields["status"] = WEXITSTATUS(status);
+  events_.emit(server_source_, "server.exit", std::move(fields));
+  shutdown_timer_.cancel();
+  // The server is gone: its stdin is useless, and its pipes get a bounded time to drain.
+  up_->close_output("server exited");
+  drain_timer_.expires_after(o_.drain_after_exit);
+  drain_timer_.async_wait([self = shared_from_this()](boost::system::error_code ec) {
+    if (ec) return;
+    boost::system::error_code ignored;
+    self->child_out_.cancel(ignored);
+    self->child_err_.cancel(ignored);
+  });
+  check_finished();
+}
+
+void StdioRun::output_closed(Direction d, std::string_view why) {
+  if (d == Direction::upstream) {
+    emit("server.stdin_closed", {{"reason", why}});
+    if (!child_status_) begin_shutdown("server stdin closed: " + std::string(why));
+  } else {
+    emit("client.stdout_closed", {{"reason", why}});
+    // The caller stopped reading (a write failed): it is gone, shut the server down.
+    if (why.starts_with("write to")) begin_shutdown(std::string(why));
+  }
+  check_finished();
+}
+
+void StdioRun::begin_shutdown(std::string reason) {
+  if (shutting_down_ || child_status_) return;
+  shutting_down_ = true;
+  emit("server.shutdown", {{"reason", reason}, {"step_ms", o_.shutdown_step.count()}});
+  up_->close_output("shutdown");
+  auto self = shared_from_this();
+  spawn([self]() { return self->shutdown_sequence(); }, "shutdown");
+}
+
+// The MCP stdio order: stdin is closed; wait; SIGTERM; wait; SIGKILL.
+asio::awaitable<void> StdioRun::shutdown_sequence() {
+  auto self = shared_from_this();
+  for (int signo : {SIGTERM, SIGKILL}) {
+    shutdown_timer_.expires_after(o_.shutdown_step);
+    auto [ec] = co_await shutdown_timer_.async_wait(use_tuple);
+    if (ec || child_status_) co_return;
+    signal_server(signo, "shutdown: server still running");
+    if (signo == SIGTERM) child_->signal(SIGCONT, true);  // a stopped server could not act on it
+  }
+}
+
+asio::awaitable<void> StdioRun::stderr_loop() {
+  auto self = shared_from_this();
+  std::vector<char> buffer(16 * 1024);
+  for (;;) {
+    auto [ec, n] = co_await child_err_.async_read_some(asio::buffer(buffer), use_tuple);
+    if (ec) break;
+    // Pass through first, then record.
+    std::size_t done = 0;
+    while (done < n) {
+      const auto w = ::write(o_.client_err, buffer.data() + done, n - done);
+      if (w < 0 && errno == EINTR) continue;
+      if (w <= 0) break;
+      done += static_cast<std::size_t>(w);
+    }
+    std::string_view chunk(buffer.data(), n);
+    while (!chunk.empty()) {
+      const auto nl = chunk.find('\n');
+      if (nl == std::string_view::npos) {
+        if (stderr_line_.size() < o_.stderr_line_bytes + 1) stderr_line_.append(chunk.substr(0, o_.stderr_line_bytes + 1 - stderr_line_.size()));
+        break;
+      }
+      if (stderr_line_.size() < o_.stderr_line_bytes + 1) stderr_line_.append(chunk.substr(0, std::min(nl, o_.stderr_line_bytes + 1 - stderr_line_.size())));
+      record_stderr_line(stderr_line_);
+      stderr_line_.clear();
+      chunk.remove_prefix(nl + 1);
+    }
+  }
+  if (!stderr_line_.empty()) record_stderr_line(stderr_line_);
+  if (stderr_suppressed_ > 0) events_.emit(server_source_, "server.stderr_suppressed", {{"lines", stderr_suppressed_}});
+  stderr_suppressed_ = 0;
+  stderr_done_ = true;
+  check_finished();
+}
+
+void StdioRun::record_stderr_line(std::string_view line) {
+  const auto now = Clock::now();
+  if (now - stderr_window_ >= std::chrono::seconds(1)) {
+    if (stderr_suppressed_ > 0) events_.emit(server_source_, "server.stderr_suppressed", {{"lines", stderr_suppressed_}});
+    stderr_window_ = now;
+    stderr_in_window_ = 0;
+    stderr_suppressed_ = 0;
+  }
+  if (stderr_in_window_++ >= o_.stderr_lines_per_second) {
+    ++stderr_suppressed_;
+    return;
+  }
+  if (!line.empty() && line.back() == '\r') line.remove_suffix(1);
+  const bool cut = line.size() > o_.stderr_line_bytes;
+  nlohmann::json fields = {{"line", mcp::printable(line.substr(0, o_.stderr_line_bytes), o_.stderr_line_bytes)}};
+  if (cut) fields["truncated"] = true;
+  events_.emit(server_source_, "server.stderr", std::move(fields));
+}
+
+void StdioRun::check_finished() {
+  if (finished_ || !child_status_ || !stderr_done_ || !down_->input_done() || !down_->output_closed()) return;
+  finished_ = true;
+  const auto now = Clock::now();
+  for (auto& e : session_.unanswered(now)) emit(std::move(e.kind), std::move(e.fields));
+  nlohmann::json counts = nlohmann::json::object();
+  for (const auto& [name, n] : injections) counts[name] = n;
+  const int code = exit_code_of(*child_status_);
+  emit("stdio.end", {{"exit_code", code},
+                     {"injections", counts},
+                     {"discarded_downstream", down_->frames_discarded()},
+                     {"discarded_upstream", up_->frames_discarded()}});
+  boost::system::error_code ignored;
+  for (auto* d : {&client_in_, &client_out_, &child_in_, &child_out_, &child_err_}) d->close(ignored);
+  sigchld_.cancel();
+  shutdown_timer_.cancel();
+  drain_timer_.cancel();
+  up_->wake();
+  down_->wake();
+  if (on_exit) {
+    auto cb = std::move(on_exit);
+    asio::post(ex_, [cb, code] { cb(code); });
+  }
+}
+
+// ---------------------------------------------------------------- StdioLink
+
+StdioLink::StdioLink(asio::any_io_executor ex, EventLog& events, StdioLinkOptions options)
+    : run_(std::make_shared<StdioRun>(ex, events, std::move(options))) {}
+StdioLink::~StdioLink() = default;
+void StdioLink::start() { run_->start(); }
+void StdioLink::forward_signal(int signo) { run_->forward_signal(signo); }
+void StdioLink::on_exit(std::function<void(int)> callback) { run_->on_exit = std::move(callback); }
+std::map<std::string, std::uint64_t> StdioLink::injections() const { return run_->injections; }
+
+}  // namespace faultline

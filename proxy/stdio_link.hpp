@@ -1,0 +1,62 @@
+#pragma once
+// The stdio transport's link: faultline between a caller's stdin/stdout and an
+// MCP server child's stdin/stdout (`faultline wrap -- CMD`). Each direction
+// reads bytes, decodes NDJSON into frames (recorded by an mcp::Session as they
+// arrive), queues them, and pumps them through its FrameChain to the other
+// side. stderr passes through and is recorded. Shutdown follows the MCP stdio
+// order: close the child's stdin, wait, SIGTERM, wait, SIGKILL.
+
+#include <chrono>
+#include <cstdint>
+#include <functional>
+#include <map>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include <boost/asio/any_io_executor.hpp>
+
+#include "core/event_log.hpp"
+#include "faults/frame_fault_spec.hpp"
+
+namespace faultline {
+
+struct StdioLinkOptions {
+  std::string name = "stdio";
+  std::vector<std::string> command;
+  std::vector<FrameFaultSpec> faults;
+  std::uint64_t seed = 0;
+  std::chrono::milliseconds shutdown_step{2000};  // each wait of the shutdown sequence
+  std::chrono::milliseconds drain_after_exit{2000};  // how long the server's pipes may stay open after it exits
+  // The caller's side. 0 and 1 are taken over (and replaced by /dev/null) so
+  // that closing them reaches the caller; other descriptors are used as they are.
+  int client_in = 0;
+  int client_out = 1;
+  int client_err = 2;
+  std::size_t max_queued_bytes = 8u << 20;  // per direction, before reading pauses
+  std::size_t stderr_line_bytes = 2048;     // longer stderr lines are cut in the record
+  int stderr_lines_per_second = 50;         // more are counted, not recorded
+};
+
+class StdioRun;
+
+class StdioLink {
+ public:
+  StdioLink(asio::any_io_executor ex, EventLog& events, StdioLinkOptions options);
+  ~StdioLink();
+
+  // Starts the child and both directions. Throws StartupError if the command cannot run.
+  void start();
+  // Passes a signal faultline received on to the child.
+  void forward_signal(int signo);
+  // Called once with the exit code to use (the child's, or 128+signal) when
+  // the child has exited and its output was delivered.
+  void on_exit(std::function<void(int)> callback);
+  // Injections per fault name.
+  std::map<std::string, std::uint64_t> injections() const;
+
+ private:
+  std::shared_ptr<StdioRun> run_;
+};
+
+}  // namespace faultline
