@@ -23,7 +23,8 @@ nlohmann::json Event::to_json() const {
   nlohmann::json line = {{"t", t}, {"wall", wall}, {"source", source}, {"kind", kind}};
   if (fields.is_object()) {
     for (auto it = fields.begin(); it != fields.end(); ++it) {
-      if (!line.contains(it.key())) line[it.key()] = it.value();
+      // A field named like the envelope (t, wall, source, kind) keeps its value under "field.NAME".
+      line[line.contains(it.key()) ? "field." + it.key() : it.key()] = it.value();
     }
   }
   return line;

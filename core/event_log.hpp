@@ -19,7 +19,8 @@ struct Event {
   std::string wall;        // UTC wall time, ISO 8601 with microseconds
   std::string source;      // "proxy:NAME", "client:N", "server:NAME", "net:LINK", "timeline"
   std::string kind;        // "conn.open", "conn.close", "fault.start", ...
-  nlohmann::json fields;   // kind-specific fields (an object)
+  nlohmann::json fields;   // kind-specific fields (an object); one named t, wall, source or
+                           // kind is written as "field.NAME" so it cannot hide the envelope
 
   nlohmann::json to_json() const;
   static Event from_json(const nlohmann::json& line);

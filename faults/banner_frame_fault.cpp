@@ -43,7 +43,7 @@ class BannerFault final : public FrameFault {
 
 }  // namespace
 
-std::shared_ptr<const FrameFault> make_banner_frame_fault(FrameAttributes& a) {
+std::shared_ptr<const FrameFault> make_banner_frame_fault(AttributeReader& a) {
   BannerSettings s;
   s.text = a.string("text", "faultline banner: this line is not JSON-RPC");
   if (s.text.find('\n') != std::string::npos)

@@ -33,7 +33,7 @@ class CloseStdoutFault final : public FrameFault {
 
 }  // namespace
 
-std::shared_ptr<const FrameFault> make_close_stdout_frame_fault(FrameAttributes& a) {
+std::shared_ptr<const FrameFault> make_close_stdout_frame_fault(AttributeReader& a) {
   return std::make_shared<CloseStdoutFault>(read_trigger(a));
 }
 

@@ -32,7 +32,7 @@ class ContinueFault final : public FrameFault {
 
 }  // namespace
 
-std::shared_ptr<const FrameFault> make_continue_frame_fault(FrameAttributes& a) {
+std::shared_ptr<const FrameFault> make_continue_frame_fault(AttributeReader& a) {
   return std::make_shared<ContinueFault>(read_trigger(a));
 }
 

@@ -33,7 +33,7 @@ class DelayFault final : public FrameFault {
 
 }  // namespace
 
-std::shared_ptr<const FrameFault> make_delay_frame_fault(FrameAttributes& a) {
+std::shared_ptr<const FrameFault> make_delay_frame_fault(AttributeReader& a) {
   return std::make_shared<DelayFault>(a.integer("delay", 1000, 0, 3'600'000));
 }
 

@@ -20,6 +20,6 @@ class DropFault final : public FrameFault {
 
 }  // namespace
 
-std::shared_ptr<const FrameFault> make_drop_frame_fault(FrameAttributes&) { return std::make_shared<DropFault>(); }
+std::shared_ptr<const FrameFault> make_drop_frame_fault(AttributeReader&) { return std::make_shared<DropFault>(); }
 
 }  // namespace faultline

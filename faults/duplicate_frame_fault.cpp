@@ -31,7 +31,7 @@ class DuplicateFault final : public FrameFault {
 
 }  // namespace
 
-std::shared_ptr<const FrameFault> make_duplicate_frame_fault(FrameAttributes& a) {
+std::shared_ptr<const FrameFault> make_duplicate_frame_fault(AttributeReader& a) {
   return std::make_shared<DuplicateFault>(a.integer("count", 1, 1, 1000));
 }
 

@@ -47,7 +47,7 @@ class ErrorFault final : public FrameFault {
 
 }  // namespace
 
-std::shared_ptr<const FrameFault> make_error_frame_fault(FrameAttributes& a) {
+std::shared_ptr<const FrameFault> make_error_frame_fault(AttributeReader& a) {
   ErrorSettings s;
   s.code = a.integer("code", -32603, -2'147'483'648LL, 2'147'483'647LL);
   s.message = a.string("message", "faultline: injected error");

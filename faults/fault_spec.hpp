@@ -25,7 +25,8 @@ struct FaultSpec {
 };
 
 // Parses a toxic object. Errors name the JSON pointer under `pointer`.
-FaultSpec parse_fault(const nlohmann::json& toxic, const std::string& pointer);
+// `from_text`: attribute values may be strings from the command line's text form.
+FaultSpec parse_fault(const nlohmann::json& toxic, const std::string& pointer, bool from_text = false);
 
 // Applies an update (Toxiproxy's POST /toxics/{name}): the given attributes
 // are merged into the current ones, toxicity and stream may change; name and

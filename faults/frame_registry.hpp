@@ -8,7 +8,7 @@
 #include <span>
 #include <string_view>
 
-#include "faults/frame_attributes.hpp"
+#include "faults/attribute_reader.hpp"
 #include "faults/frame_fault.hpp"
 
 namespace faultline {
@@ -20,24 +20,24 @@ struct FrameFaultType {
   std::string_view summary;
   Direction default_direction;
   DirectionRule rule;
-  std::shared_ptr<const FrameFault> (*make)(FrameAttributes& attributes);
+  std::shared_ptr<const FrameFault> (*make)(AttributeReader& attributes);
 };
 
 std::span<const FrameFaultType> frame_fault_types();
 const FrameFaultType* find_frame_fault_type(std::string_view name);
 
 // One factory per fault file.
-std::shared_ptr<const FrameFault> make_drop_frame_fault(FrameAttributes&);
-std::shared_ptr<const FrameFault> make_delay_frame_fault(FrameAttributes&);
-std::shared_ptr<const FrameFault> make_duplicate_frame_fault(FrameAttributes&);
-std::shared_ptr<const FrameFault> make_reorder_frame_fault(FrameAttributes&);
-std::shared_ptr<const FrameFault> make_error_frame_fault(FrameAttributes&);
-std::shared_ptr<const FrameFault> make_late_response_frame_fault(FrameAttributes&);
-std::shared_ptr<const FrameFault> make_malformed_frame_fault(FrameAttributes&);
-std::shared_ptr<const FrameFault> make_banner_frame_fault(FrameAttributes&);
-std::shared_ptr<const FrameFault> make_close_stdout_frame_fault(FrameAttributes&);
-std::shared_ptr<const FrameFault> make_kill_frame_fault(FrameAttributes&);
-std::shared_ptr<const FrameFault> make_stop_frame_fault(FrameAttributes&);
-std::shared_ptr<const FrameFault> make_continue_frame_fault(FrameAttributes&);
+std::shared_ptr<const FrameFault> make_drop_frame_fault(AttributeReader&);
+std::shared_ptr<const FrameFault> make_delay_frame_fault(AttributeReader&);
+std::shared_ptr<const FrameFault> make_duplicate_frame_fault(AttributeReader&);
+std::shared_ptr<const FrameFault> make_reorder_frame_fault(AttributeReader&);
+std::shared_ptr<const FrameFault> make_error_frame_fault(AttributeReader&);
+std::shared_ptr<const FrameFault> make_late_response_frame_fault(AttributeReader&);
+std::shared_ptr<const FrameFault> make_malformed_frame_fault(AttributeReader&);
+std::shared_ptr<const FrameFault> make_banner_frame_fault(AttributeReader&);
+std::shared_ptr<const FrameFault> make_close_stdout_frame_fault(AttributeReader&);
+std::shared_ptr<const FrameFault> make_kill_frame_fault(AttributeReader&);
+std::shared_ptr<const FrameFault> make_stop_frame_fault(AttributeReader&);
+std::shared_ptr<const FrameFault> make_continue_frame_fault(AttributeReader&);
 
 }  // namespace faultline

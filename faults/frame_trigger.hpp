@@ -6,7 +6,7 @@
 
 #include <optional>
 
-#include "faults/frame_attributes.hpp"
+#include "faults/attribute_reader.hpp"
 #include "faults/frame_fault.hpp"
 
 namespace faultline {
@@ -16,7 +16,7 @@ struct TriggerSettings {
   nlohmann::json to_json() const { return after_ms ? nlohmann::json(*after_ms) : nlohmann::json(nullptr); }
 };
 
-inline TriggerSettings read_trigger(FrameAttributes& a) { return {a.optional_integer("after_ms", 0, 86'400'000)}; }
+inline TriggerSettings read_trigger(AttributeReader& a) { return {a.optional_integer("after_ms", 0, 86'400'000)}; }
 
 class TriggeredStage : public FrameStage {
  public:

@@ -43,7 +43,7 @@ class KillFault final : public FrameFault {
 
 }  // namespace
 
-std::shared_ptr<const FrameFault> make_kill_frame_fault(FrameAttributes& a) {
+std::shared_ptr<const FrameFault> make_kill_frame_fault(AttributeReader& a) {
   KillSettings s;
   s.signo = a.signal("signal", SIGKILL);
   s.trigger = read_trigger(a);

@@ -40,7 +40,7 @@ class LateResponseFault final : public FrameFault {
 
 }  // namespace
 
-std::shared_ptr<const FrameFault> make_late_response_frame_fault(FrameAttributes& a) {
+std::shared_ptr<const FrameFault> make_late_response_frame_fault(AttributeReader& a) {
   return std::make_shared<LateResponseFault>(a.integer("delay", 70'000, 0, 86'400'000));
 }
 

@@ -130,7 +130,7 @@ class MalformedFault final : public FrameFault {
 
 }  // namespace
 
-std::shared_ptr<const FrameFault> make_malformed_frame_fault(FrameAttributes& a) {
+std::shared_ptr<const FrameFault> make_malformed_frame_fault(AttributeReader& a) {
   MalformedSettings s;
   s.mode = a.choice("mode", "invalid_json", kModes);
   s.size = a.integer("size", 16 * 1024 * 1024, 1, 1024LL * 1024 * 1024);

@@ -59,7 +59,7 @@ class ReorderFault final : public FrameFault {
 
 }  // namespace
 
-std::shared_ptr<const FrameFault> make_reorder_frame_fault(FrameAttributes& a) {
+std::shared_ptr<const FrameFault> make_reorder_frame_fault(AttributeReader& a) {
   return std::make_shared<ReorderFault>(a.integer("after", 1, 1, 1'000'000));
 }
 

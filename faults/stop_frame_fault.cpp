@@ -51,7 +51,7 @@ class StopFault final : public FrameFault {
 
 }  // namespace
 
-std::shared_ptr<const FrameFault> make_stop_frame_fault(FrameAttributes& a) {
+std::shared_ptr<const FrameFault> make_stop_frame_fault(AttributeReader& a) {
   StopSettings s;
   s.duration_ms = a.integer("duration", 0, 0, 86'400'000);
   s.trigger = read_trigger(a);

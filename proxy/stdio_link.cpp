@@ -20,7 +20,7 @@
 
 #include "core/errors.hpp"
 #include "core/rng.hpp"
-#include "faults/frame_attributes.hpp"
+#include "faults/attribute_reader.hpp"
 #include "faults/frame_chain.hpp"
 #include "mcp/ndjson_codec.hpp"
 #include "mcp/session.hpp"

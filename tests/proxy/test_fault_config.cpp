@@ -82,7 +82,8 @@ TEST_CASE("the command-line form") {
     }
     return std::string();
   };
-  CHECK(error("latency,latency=abc") == "--fault latency,latency=abc: latency must be a number, got \"abc\"");
+  CHECK(error("latency,latency=abc") == "--fault latency,latency=abc: /attributes/latency: must be a number, got \"abc\"");
+  CHECK(error("latency,toxicity=often") == "--fault latency,toxicity=often: /toxicity: must be a number from 0 to 1, got \"often\"");
   CHECK(error("latency,latency") == "--fault latency,latency: \"latency\" is not KEY=VALUE");
   CHECK(error("nosuch").find("unknown fault type \"nosuch\"") != std::string::npos);
   CHECK(error("{not json").find("not valid JSON") != std::string::npos);

@@ -1,0 +1,21 @@
+#pragma once
+// The command-line form of a fault, shared by byte and frame faults:
+// TYPE[,KEY=VALUE...]. This splits it; each kind maps the keys onto its JSON
+// object (wrapper fields, match keys, attributes) and parses that.
+
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+namespace faultline {
+
+struct FaultText {
+  std::string type;
+  std::vector<std::pair<std::string, std::string>> items;  // in the order given
+};
+
+// Throws ConfigError naming `where`; `example` shows the form when the type is missing.
+FaultText split_fault_text(std::string_view text, const std::string& where, std::string_view example);
+
+}  // namespace faultline
