@@ -22,6 +22,10 @@ constexpr auto use_tuple = asio::as_tuple(asio::use_awaitable);
 constexpr std::size_t kMaxChunk = 256 * 1024;
 constexpr std::size_t kMinChunk = 2048;
 constexpr std::size_t kBulkChunk = 128 * 1024;  // read size while data keeps coming
+// Read-ahead per direction with no fault attached: the sockets' own buffers do
+// the rest. With faults, the reader keeps stamping arrivals up to the
+// configured limit, so a latency fault measures from the real arrival.
+constexpr std::size_t kPlainQueueBytes = 512 * 1024;
 
 std::string endpoint_text(const tcp::socket& s, bool remote) {
   boost::system::error_code ec;
@@ -184,7 +188,7 @@ asio::awaitable<void> Pipe::read_loop() {
   auto self = conn_.shared_from_this();
   bool bulk = false;  // the last read filled its buffer: more is probably waiting
   while (!conn_.closing()) {
-    if (queued_bytes_ >= conn_.link().env().max_queued_bytes) {
+    if (queued_bytes_ >= queue_limit()) {
       co_await space_ready_.wait();
       continue;
     }
@@ -221,6 +225,10 @@ asio::awaitable<void> Pipe::read_loop() {
   }
 }
 
+std::size_t Pipe::queue_limit() const {
+  return chain_->empty() ? kPlainQueueBytes : conn_.link().env().max_queued_bytes;
+}
+
 void Pipe::enqueue(Item item) {
   queue_.push_back(std::move(item));
   if (pump_running_) return;
@@ -238,7 +246,7 @@ asio::awaitable<void> Pipe::pump_loop() {
       if (queue_.capacity() > 64) queue_.shrink_to_fit();
     }
     queued_bytes_ -= item.chunk.bytes.size();
-    space_ready_.notify();
+    if (queued_bytes_ <= queue_limit() / 2) space_ready_.notify();  // hysteresis: one wake per half-queue
     auto chain = chain_;  // this chunk finishes its way through the chain it entered
     if (item.end) {
       co_await chain->end(0, *item.end);

@@ -49,6 +49,7 @@ class Pipe final : public ChainSink {
   };
   void rebuild_chain();
   void enqueue(Item item);
+  std::size_t queue_limit() const;
   asio::awaitable<void> pump_loop();
 
   Connection& conn_;

@@ -19,12 +19,19 @@ class WakeSignal {
 
   boost::asio::awaitable<void> wait() {
     timer_.expires_at(boost::asio::steady_timer::time_point::max());
+    waiting_ = true;
     co_await timer_.async_wait(boost::asio::as_tuple(boost::asio::use_awaitable));
+    waiting_ = false;
   }
-  void notify() { timer_.cancel(); }
+  // Cheap when nobody waits: cancelling an idle timer would still re-arm the
+  // reactor's timerfd, a system call per notify on the data path.
+  void notify() {
+    if (waiting_) timer_.cancel();
+  }
 
  private:
   boost::asio::steady_timer timer_;
+  bool waiting_ = false;
 };
 
 }  // namespace faultline
