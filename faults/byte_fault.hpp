@@ -64,20 +64,27 @@ std::string_view to_string(StreamEnd::Kind k);
 // How a fault closes the whole connection: FIN to both peers, or RST to both.
 enum class CloseMode { fin, rst };
 
-// What a stage may do to its connection. Implemented by the proxy; tests may
-// implement it with a fake clock so a fault runs without sleeping.
-class StageContext {
+// What every fault, byte or frame, gets from where it runs: time, waits that
+// end early when the fault is removed, its seeded random source, and the
+// injection counter. Tests implement it with a fake clock so a fault runs
+// without sleeping.
+class FaultContext {
  public:
-  virtual ~StageContext() = default;
+  virtual ~FaultContext() = default;
   virtual Clock::time_point now() const = 0;
-  // Waits until `deadline`, or until the fault is removed or the connection
-  // closes. True when the deadline was reached.
+  // Waits until `deadline`, or until the fault is removed or its connection
+  // (or link) flushes or closes. True when the deadline was reached.
   virtual asio::awaitable<bool> wait_until(Clock::time_point deadline) = 0;
   virtual bool removed() const = 0;
   virtual Rng& rng() = 0;
   virtual Direction direction() const = 0;
   // Counts one injection; `detail` non-null also writes a fault.inject event.
   virtual void injected(nlohmann::json detail = nullptr) = 0;
+};
+
+// What a byte stage may also do to its connection. Implemented by the proxy.
+class StageContext : public FaultContext {
+ public:
   virtual void close_connection(CloseMode mode, std::string_view reason) = 0;
 };
 

@@ -30,21 +30,9 @@ struct WireFrame {
   std::string method;  // a call's method, or the answered request's method; "" when unknown
 };
 
-// What a frame stage may do to its link. Implemented by the stdio link; tests
-// implement it with a fake clock so a fault runs without sleeping.
-class FrameStageContext {
+// What a frame stage may also do to its link. Implemented by the stdio link.
+class FrameStageContext : public FaultContext {
  public:
-  virtual ~FrameStageContext() = default;
-  virtual Clock::time_point now() const = 0;
-  // Waits until `deadline`, or until the fault is removed or the link flushes
-  // or closes. True when the deadline was reached.
-  virtual asio::awaitable<bool> wait_until(Clock::time_point deadline) = 0;
-  virtual bool removed() const = 0;
-  virtual Rng& rng() = 0;
-  virtual Direction direction() const = 0;
-  // Counts one injection; `detail` non-null also writes a fault.inject event.
-  virtual void injected(nlohmann::json detail = nullptr) = 0;
-
   // Writes a frame to this direction's peer, past the rest of the chain.
   virtual asio::awaitable<void> emit(WireFrame frame) = 0;
   // Writes a frame back to the sender of this direction (an answer in the peer's place).
