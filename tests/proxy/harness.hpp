@@ -176,6 +176,14 @@ class Client {
   std::chrono::milliseconds timeout_;
 };
 
+// Sends `payload` and reads its echo; returns the round trip in ms.
+inline double round_trip_ms(Client& c, const std::string& payload) {
+  const auto t0 = std::chrono::steady_clock::now();
+  c.send(payload);
+  CHECK(c.read_exactly(payload.size()) == payload);
+  return ms_since(t0);
+}
+
 inline bool is_timeout(const boost::system::error_code& ec) {
   return ec == asio::error::timed_out;
 }

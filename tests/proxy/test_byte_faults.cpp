@@ -16,13 +16,6 @@ nlohmann::json toxic(const std::string& type, const std::string& stream, nlohman
   return t;
 }
 
-double round_trip_ms(Client& c, const std::string& payload) {
-  const auto t0 = std::chrono::steady_clock::now();
-  c.send(payload);
-  CHECK(c.read_exactly(payload.size()) == payload);
-  return ms_since(t0);
-}
-
 std::string pattern(std::size_t n, unsigned seed = 1) {
   std::string s(n, '\0');
   for (std::size_t i = 0; i < n; ++i) s[i] = static_cast<char>((i * 131 + seed * 7 + (i >> 8)) & 0xff);

@@ -11,12 +11,7 @@ TEST_CASE("adding a fault acts on an established connection at once") {
   ProxyHarness proxy;
   const auto port = proxy.link("live", up.port());
   Client c(port);
-  auto rtt = [&] {
-    const auto t0 = std::chrono::steady_clock::now();
-    c.send("x");
-    c.read_exactly(1);
-    return ms_since(t0);
-  };
+  auto rtt = [&] { return round_trip_ms(c, "x"); };
   CHECK(rtt() < 50.0);
   proxy.add_fault("live", {{"type", "latency"}, {"attributes", {{"latency", 120}}}});
   CHECK(rtt() >= 119.0);
@@ -72,12 +67,7 @@ TEST_CASE("a fault changed through an update applies to open connections") {
   ProxyHarness proxy;
   const auto port = proxy.link("upd", up.port(), {{{"type", "latency"}, {"name", "l"}, {"attributes", {{"latency", 30}}}}});
   Client c(port);
-  auto rtt = [&] {
-    const auto t0 = std::chrono::steady_clock::now();
-    c.send("x");
-    c.read_exactly(1);
-    return ms_since(t0);
-  };
+  auto rtt = [&] { return round_trip_ms(c, "x"); };
   CHECK(rtt() >= 29.0);
   proxy.call([&] { return proxy.registry().update_fault("upd", "l", {{"attributes", {{"latency", 150}}}}); });
   const double after = rtt();
