@@ -184,7 +184,7 @@ int run_demo(const DemoOptions& o) {
                 c.fields.value("reason", "").c_str(), c.fields["bytes_upstream"].dump().c_str(),
                 c.fields["bytes_downstream"].dump().c_str(), c.fields.value("duration_s", 0.0));
   std::printf("\n  injections:\n");
-  for (const auto& [name, counters] : link->stats().faults)
+  for (const auto& [name, counters] : link->stats().faults())
     std::printf("    %-12s (%s): %llu\n", name.c_str(), counters.type.c_str(),
                 static_cast<unsigned long long>(counters.injections));
   std::printf("\n  events recorded:");

@@ -17,6 +17,7 @@
 #include "proxy/admin_api.hpp"
 #include "proxy/link_registry.hpp"
 #include "proxy/proxy_config.hpp"
+#include "proxy/worker_pool.hpp"
 #include "reports/jsonl_recorder.hpp"
 
 namespace faultline::cli {
@@ -26,6 +27,7 @@ struct ProxyOptions {
   std::string name = "link";
   std::string listen;
   std::string upstream;
+  std::string protocol = "tcp";
   std::vector<std::string> faults;
   std::string config;
   std::string api;
@@ -33,6 +35,8 @@ struct ProxyOptions {
   std::optional<std::uint64_t> seed;
   std::string events;
   double duration = 0;
+  double grace = 2.0;
+  unsigned threads = WorkerPool::default_threads();
 };
 
 void check_upstream_resolves(const std::string& upstream, const std::string& where) {
@@ -47,7 +51,11 @@ void check_upstream_resolves(const std::string& upstream, const std::string& whe
 nlohmann::json single_link(const ProxyOptions& o) {
   nlohmann::json toxics = nlohmann::json::array();
   for (const auto& text : o.faults) toxics.push_back(parse_fault_text(text).to_json());
-  return nlohmann::json::array({{{"name", o.name}, {"listen", o.listen}, {"upstream", o.upstream}, {"toxics", toxics}}});
+  return nlohmann::json::array({{{"name", o.name},
+                                 {"listen", o.listen},
+                                 {"upstream", o.upstream},
+                                 {"protocol", o.protocol},
+                                 {"toxics", toxics}}});
 }
 
 int run_proxy(const ProxyOptions& o) {
@@ -84,6 +92,8 @@ int run_proxy(const ProxyOptions& o) {
 
   boost::asio::io_context io;
   ProxyEnv env{events, seed};
+  WorkerPool workers(o.threads);
+  if (!workers.empty()) env.session_executor = [&workers] { return workers.next(); };
   LinkRegistry registry(io.get_executor(), env);
   for (std::size_t i = 0; i < links.size(); ++i) {
     if (links[i].is_object() && links[i].contains("upstream") && links[i]["upstream"].is_string())
@@ -108,10 +118,21 @@ int run_proxy(const ProxyOptions& o) {
   }
 
   boost::asio::signal_set signals(io, SIGINT, SIGTERM);
-  boost::asio::steady_timer force(io);
+  boost::asio::steady_timer poll(io);
   boost::asio::steady_timer deadline(io);
   bool stopping = false;
   int exit_code = kExitOk;
+  const auto grace = std::chrono::milliseconds(static_cast<long long>(o.grace * 1000));
+  auto stop_when_drained = [&](auto& self, std::chrono::steady_clock::time_point until) -> void {
+    if (registry.open_sessions() == 0 || std::chrono::steady_clock::now() >= until) {
+      io.stop();
+      return;
+    }
+    poll.expires_after(std::chrono::milliseconds(10));
+    poll.async_wait([&, until](boost::system::error_code ec) {
+      if (!ec) self(self, until);
+    });
+  };
   auto shut_down = [&](const std::string& why) {
     if (stopping) return;
     stopping = true;
@@ -119,12 +140,14 @@ int run_proxy(const ProxyOptions& o) {
     signals.cancel();
     deadline.cancel();
     if (admin) admin->stop();
-    registry.stop_all(why);  // stops listening and closes every connection with a FIN
-    // Let the closed connections' coroutines unwind, then stop.
-    force.expires_after(std::chrono::milliseconds(50));
-    force.async_wait([&](boost::system::error_code ec) {
-      if (!ec) io.stop();
+    // Stop listening; each connection delivers what it has queued or a fault
+    // holds, passes the FIN on, and closes (at the latest after --grace).
+    registry.drain_all(grace, why);
+    // A second signal during the drain closes everything at once.
+    signals.async_wait([&](boost::system::error_code ec, int) {
+      if (!ec) registry.stop_all("second signal");
     });
+    stop_when_drained(stop_when_drained, std::chrono::steady_clock::now() + grace + std::chrono::milliseconds(200));
   };
   signals.async_wait([&](boost::system::error_code ec, int signo) {
     if (ec) return;
@@ -138,6 +161,7 @@ int run_proxy(const ProxyOptions& o) {
     });
   }
   io.run();
+  workers.stop();
   events.emit("proxy", "run.end", {{"seed", seed}});
   return exit_code;
 }
@@ -150,6 +174,8 @@ void register_proxy_command(CLI::App& root, CommandResult& result) {
   cmd->add_option("--listen", opts->listen, "Serve one link: listen on HOST:PORT");
   cmd->add_option("--upstream", opts->upstream, "Serve one link: forward to HOST:PORT");
   cmd->add_option("--name", opts->name, "Name of the one link")->capture_default_str();
+  cmd->add_option("--protocol", opts->protocol, "Protocol of the one link: " + link_protocols())
+      ->capture_default_str();
   cmd->add_option("--fault", opts->faults,
                   "Fault on the one link: TYPE[,KEY=VALUE...] with keys name, stream (upstream|downstream), "
                   "toxicity and the type's attributes, e.g. latency,stream=downstream,latency=100,jitter=10; "
@@ -162,6 +188,13 @@ void register_proxy_command(CLI::App& root, CommandResult& result) {
   cmd->add_option("--events", opts->events, "Write the event history to FILE (JSONL)");
   cmd->add_option("--duration", opts->duration, "Stop after SECONDS (default: run until SIGINT/SIGTERM)")
       ->check(CLI::NonNegativeNumber);
+  cmd->add_option("--grace", opts->grace,
+                  "On SIGINT/SIGTERM, give connections SECONDS to deliver what they hold before closing")
+      ->capture_default_str()
+      ->check(CLI::Range(0.0, 3600.0));
+  cmd->add_option("--threads", opts->threads, "Worker threads for connections (0: all on the main thread)")
+      ->capture_default_str()
+      ->check(CLI::Range(0u, 256u));
   cmd->callback([opts, &result] { result.exit_code = run_guarded("proxy", [&] { return run_proxy(*opts); }); });
 }
 

@@ -5,6 +5,7 @@
 #include "core/errors.hpp"
 #include "faults/fault_text.hpp"
 #include "faults/fault_wrapper.hpp"
+#include "faults/frame_registry.hpp"
 #include "faults/registry.hpp"
 
 namespace faultline {
@@ -16,7 +17,26 @@ std::string known_types() {
     if (!list.empty()) list += ", ";
     list += type.name;
   }
+  list += "; on websocket and http links also";
+  for (const auto& type : frame_fault_types()) list += " " + std::string(type.name);
   return list;
+}
+
+// The type named by a toxic object, when it names a frame fault type.
+bool names_frame_type(const nlohmann::json& toxic) {
+  if (!toxic.is_object()) return false;
+  auto it = toxic.find("type");
+  return it != toxic.end() && it->is_string() && find_frame_fault_type(it->get<std::string>()) != nullptr;
+}
+
+FaultSpec from_frame_spec(FrameFaultSpec frame) {
+  FaultSpec spec;
+  spec.name = frame.name;
+  spec.type = frame.type;
+  spec.direction = frame.direction;
+  spec.toxicity = frame.probability;
+  spec.frame = std::make_shared<const FrameFaultSpec>(std::move(frame));
+  return spec;
 }
 
 std::shared_ptr<const ByteFault> build(const std::string& type, const nlohmann::json& attributes,
@@ -32,6 +52,12 @@ std::shared_ptr<const ByteFault> build(const std::string& type, const nlohmann::
 }  // namespace
 
 nlohmann::json FaultSpec::to_json() const {
+  if (frame) {
+    auto j = frame->to_json();
+    j.erase("probability");
+    j["toxicity"] = toxicity;
+    return j;
+  }
   return {{"name", name},
           {"type", type},
           {"stream", std::string(to_string(direction))},
@@ -40,6 +66,7 @@ nlohmann::json FaultSpec::to_json() const {
 }
 
 FaultSpec parse_fault(const nlohmann::json& toxic, const std::string& pointer, bool from_text) {
+  if (names_frame_type(toxic)) return from_frame_spec(parse_frame_fault(toxic, pointer, from_text));
   static const std::set<std::string> fields = {"name", "type", "stream", "direction", "toxicity", "probability",
                                                "attributes"};
   const auto wrapper = parse_fault_wrapper(toxic, pointer, fields, known_types(), from_text);
@@ -59,7 +86,9 @@ FaultSpec update_fault_spec(const FaultSpec& current, const nlohmann::json& patc
   if (!patch.is_object()) throw ConfigError(pointer, "an update must be a JSON object");
   nlohmann::json merged = current.to_json();
   for (auto it = patch.begin(); it != patch.end(); ++it) {
-    if (it.key() == "attributes") {
+    if (it.key() == "match") {
+      merged["match"] = it.value();
+    } else if (it.key() == "attributes") {
       if (!it->is_object()) throw ConfigError(pointer + "/attributes", "attributes must be an object");
       for (auto a = it->begin(); a != it->end(); ++a) merged["attributes"][a.key()] = a.value();
     } else if ((it.key() == "name" || it.key() == "type") && !it->is_null() && *it != merged[it.key()]) {
@@ -79,6 +108,8 @@ FaultSpec update_fault_spec(const FaultSpec& current, const nlohmann::json& patc
 
 FaultSpec parse_fault_text(std::string_view text) {
   const std::string where = "--fault " + std::string(text);
+  const auto type_end = text.find(',');
+  if (find_frame_fault_type(text.substr(0, type_end))) return from_frame_spec(parse_frame_fault_text(text));
   if (!text.empty() && text.front() == '{') {
     auto json = nlohmann::json::parse(text, nullptr, false);
     if (json.is_discarded()) throw ConfigError(where, "not valid JSON");

@@ -3,6 +3,9 @@
 // type, direction, probability) around the type's validated settings. Parsed
 // in two steps: the wrapper, then the type's attributes through the registry.
 // The JSON shape is Toxiproxy's toxic: {name, type, stream, toxicity, attributes}.
+// A JSON-RPC frame fault (drop, delay, malformed, ...) is a FaultSpec too, with
+// `frame` set and `fault` null: its toxicity is rolled per matched message, and
+// it has a `match`. Only protocol-aware links (websocket, http) take those.
 
 #include <memory>
 #include <string>
@@ -11,6 +14,7 @@
 #include <nlohmann/json.hpp>
 
 #include "faults/byte_fault.hpp"
+#include "faults/frame_fault_spec.hpp"
 
 namespace faultline {
 
@@ -19,7 +23,10 @@ struct FaultSpec {
   std::string type;
   Direction direction = Direction::downstream;
   double toxicity = 1.0;  // probability that a connection gets this fault
-  std::shared_ptr<const ByteFault> fault;
+  std::shared_ptr<const ByteFault> fault;            // a byte fault, or
+  std::shared_ptr<const FrameFaultSpec> frame;       // a frame fault
+
+  bool is_frame() const { return frame != nullptr; }
 
   nlohmann::json to_json() const;
 };

@@ -55,8 +55,8 @@ nlohmann::json FrameFaultSpec::to_json() const {
   return j;
 }
 
-FrameFaultSpec parse_frame_fault(const nlohmann::json& fault, const std::string& pointer) {
-  return parse(fault, pointer, false);
+FrameFaultSpec parse_frame_fault(const nlohmann::json& fault, const std::string& pointer, bool from_text) {
+  return parse(fault, pointer, from_text);
 }
 
 std::vector<FrameFaultSpec> parse_frame_faults(const nlohmann::json& faults, const std::string& pointer) {

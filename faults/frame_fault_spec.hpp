@@ -28,7 +28,8 @@ struct FrameFaultSpec {
 };
 
 // Parses a fault object {name, type, stream|direction, probability|toxicity, match, attributes}.
-FrameFaultSpec parse_frame_fault(const nlohmann::json& fault, const std::string& pointer);
+// `from_text`: attribute values and probability may be strings from the command line.
+FrameFaultSpec parse_frame_fault(const nlohmann::json& fault, const std::string& pointer, bool from_text = false);
 
 // Parses a JSON array of fault objects (the --faults file).
 std::vector<FrameFaultSpec> parse_frame_faults(const nlohmann::json& faults, const std::string& pointer);

@@ -69,9 +69,8 @@ class AttachedFault final : public AttachedStage, public StageContext {
         rng_(derive_seed(conn.link().env().seed, conn.link().name(), spec_->name, conn.number())) {
     const double roll = rng_.uniform();
     selected_ = roll < spec_->toxicity;
-    auto& counters = conn_.link().stats().faults[spec_->name];
-    counters.type = spec_->type;
-    ++(selected_ ? counters.connections_selected : counters.connections_skipped);
+    counters_ = conn_.link().stats().fault(spec_->name, spec_->type);
+    ++(selected_ ? counters_->connections_selected : counters_->connections_skipped);
     conn_.link().env().events.emit(conn_.link().source(), "fault.decision",
                                    {{"conn", conn_.number()},
                                     {"fault", spec_->name},
@@ -101,7 +100,7 @@ class AttachedFault final : public AttachedStage, public StageContext {
   Rng& rng() override { return rng_; }
   Direction direction() const override { return dir_; }
   void injected(nlohmann::json detail) override {
-    ++conn_.link().stats().faults[spec_->name].injections;
+    ++counters_->injections;
     if (detail.is_null()) return;
     nlohmann::json fields = {{"conn", conn_.number()},
                              {"fault", spec_->name},
@@ -130,6 +129,7 @@ class AttachedFault final : public AttachedStage, public StageContext {
   std::shared_ptr<const FaultSpec> spec_;
   std::unique_ptr<ByteStage> stage_;
   Rng rng_;
+  std::shared_ptr<FaultCounters> counters_;
   bool selected_ = false;
   bool removed_ = false;
   std::vector<asio::steady_timer*> waits_;
@@ -285,24 +285,29 @@ asio::awaitable<void> Pipe::end(StreamEnd end) {
 
 // ---------------------------------------------------------------- Connection
 
-Connection::Connection(std::shared_ptr<Link> link, tcp::socket client, std::uint64_t number)
-    : link_(std::move(link)),
-      client_(std::move(client)),
+std::shared_ptr<LinkSession> make_tcp_session(SessionStart start) {
+  return std::make_shared<Connection>(std::move(start));
+}
+
+Connection::Connection(SessionStart start)
+    : link_(std::move(start.link)),
+      client_(std::move(start.client)),
       server_(client_.get_executor()),
-      number_(number),
+      number_(start.number),
+      upstream_(std::move(start.upstream)),
       up_(*this, Direction::upstream, client_, server_),
       down_(*this, Direction::downstream, server_, client_),
       opened_at_(Clock::now()) {}
 
 Connection::~Connection() = default;
 
-void Connection::start(const std::vector<std::shared_ptr<const FaultSpec>>& faults) {
+void Connection::start(std::vector<std::shared_ptr<const FaultSpec>> faults) {
   client_address_ = endpoint_text(client_, true);
   ++link_->stats().connections_total;
   ++link_->stats().connections_open;
   link_->env().events.emit(link_->source(), "conn.open",
                            {{"conn", number_}, {"client", client_address_}, {"listen", endpoint_text(client_, false)}});
-  initial_faults_ = faults;
+  initial_faults_ = std::move(faults);
   spawn(run());
 }
 
@@ -322,7 +327,7 @@ asio::awaitable<void> Connection::run() {
   }
   if (closing_) co_return;
 
-  const auto upstream = link_->upstream();
+  const auto& upstream = upstream_;
   tcp::resolver resolver(client_.get_executor());
   auto [rec, endpoints] = co_await resolver.async_resolve(upstream.host, std::to_string(upstream.port), use_tuple);
   if (closing_) co_return;
@@ -340,6 +345,7 @@ asio::awaitable<void> Connection::run() {
     co_return;
   }
   server_.set_option(tcp::no_delay(true), ignored);
+  upstream_connected_ = true;
   link_->env().events.emit(link_->source(), "conn.upstream",
                            {{"conn", number_}, {"upstream", endpoint_text(server_, true)}});
 
@@ -359,7 +365,7 @@ void Connection::spawn(asio::awaitable<void> work) {
 }
 
 void Connection::attach(const std::shared_ptr<const FaultSpec>& spec) {
-  if (closing_) return;
+  if (closing_ || draining_ || spec->is_frame()) return;
   pipe(spec->direction).attach(spec);
 }
 
@@ -373,7 +379,35 @@ void Connection::replace(const std::string& name, const std::shared_ptr<const Fa
   for (auto* p : {&up_, &down_}) {
     if (auto at = p->detach(name); at && p->direction() == spec->direction) position = at;
   }
-  if (!closing_) pipe(spec->direction).attach(spec, position);
+  if (!closing_ && !draining_ && !spec->is_frame()) pipe(spec->direction).attach(spec, position);
+}
+
+void Connection::shut_down(const std::string& reason) { close(CloseMode::fin, By::proxy, "shutdown", reason); }
+
+void Connection::drain(std::chrono::milliseconds grace, const std::string& reason) {
+  if (closing_ || draining_) return;
+  draining_ = true;
+  close_reason_ = reason;
+  if (!first_by_) {
+    first_by_ = By::proxy;
+    first_how_ = "drain";
+  }
+  if (!upstream_connected_) {  // nothing relayed yet
+    close(CloseMode::fin, By::proxy, "shutdown", reason);
+    return;
+  }
+  for (auto* p : {&up_, &down_}) {
+    std::vector<std::string> names;
+    for (const auto& f : p->attached()) names.push_back(f->spec().name);
+    for (const auto& name : names) p->detach(name);
+  }
+  boost::system::error_code ignored;
+  client_.shutdown(tcp::socket::shutdown_receive, ignored);
+  server_.shutdown(tcp::socket::shutdown_receive, ignored);
+  drain_timer_ = std::make_unique<asio::steady_timer>(executor(), grace);
+  drain_timer_->async_wait([self = shared_from_this(), reason](boost::system::error_code ec) {
+    if (!ec) self->close(CloseMode::fin, By::proxy, "shutdown", reason + " (drain timed out)");
+  });
 }
 
 void Connection::note_end(Direction dir, const StreamEnd& end) {
@@ -383,7 +417,8 @@ void Connection::note_end(Direction dir, const StreamEnd& end) {
 }
 
 void Connection::pipe_finished(Direction) {
-  if (++pipes_finished_ == 2) close(CloseMode::fin, first_by_.value_or(By::proxy), "fin", "both sides closed");
+  if (++pipes_finished_ == 2)
+    close(CloseMode::fin, first_by_.value_or(By::proxy), "fin", draining_ ? close_reason_ : "both sides closed");
 }
 
 void Connection::close(CloseMode mode, By by, std::string how, std::string reason) {
@@ -394,6 +429,7 @@ void Connection::close(CloseMode mode, By by, std::string how, std::string reaso
     first_how_ = std::move(how);
   }
   close_reason_ = std::move(reason);
+  if (drain_timer_) drain_timer_->cancel();
   boost::system::error_code ignored;
   for (auto* s : {&client_, &server_}) {
     if (!s->is_open()) continue;
@@ -423,7 +459,7 @@ void Connection::emit_close() {
                             {"bytes_downstream", down_.bytes()},
                             {"duration_s", duration}});
   --link_->stats().connections_open;
-  link_->forget(number_);
+  link_->session_closed(number_);
 }
 
 }  // namespace faultline

@@ -17,6 +17,7 @@
 
 #include "faults/fault_chain.hpp"
 #include "faults/fault_spec.hpp"
+#include "proxy/link_session.hpp"
 #include "proxy/wake_signal.hpp"
 
 namespace faultline {
@@ -66,16 +67,24 @@ class Pipe final : public ChainSink {
   std::uint64_t bytes_ = 0;
 };
 
-class Connection : public std::enable_shared_from_this<Connection> {
+class Connection final : public LinkSession, public std::enable_shared_from_this<Connection> {
  public:
-  Connection(std::shared_ptr<Link> link, asio::ip::tcp::socket client, std::uint64_t number);
-  ~Connection();
+  explicit Connection(SessionStart start);
+  ~Connection() override;
 
-  // Attaches the link's faults, opens the upstream and starts both pipes.
-  void start(const std::vector<std::shared_ptr<const FaultSpec>>& faults);
-  void attach(const std::shared_ptr<const FaultSpec>& spec);
-  void detach(const std::string& name);
-  void replace(const std::string& name, const std::shared_ptr<const FaultSpec>& spec);
+  // LinkSession. start() attaches the link's faults, opens the upstream and
+  // starts both pipes. Frame faults are not attached here (a tcp link refuses them).
+  asio::any_io_executor executor() override { return client_.get_executor(); }
+  void start(std::vector<std::shared_ptr<const FaultSpec>> faults) override;
+  void attach(const std::shared_ptr<const FaultSpec>& spec) override;
+  void detach(const std::string& name) override;
+  void replace(const std::string& name, const std::shared_ptr<const FaultSpec>& spec) override;
+  void shut_down(const std::string& reason) override;
+  // Detaches every fault (what they hold is passed on), stops reading both
+  // sockets (SHUT_RD: the readers see end-of-stream), lets both pipes deliver
+  // what is queued and pass the FIN on, and closes when both are done or
+  // `grace` has passed.
+  void drain(std::chrono::milliseconds grace, const std::string& reason) override;
 
   // Who ended the connection first and how, for conn.close.
   enum class By { client, server, proxy };
@@ -89,7 +98,6 @@ class Connection : public std::enable_shared_from_this<Connection> {
 
   Link& link() { return *link_; }
   std::uint64_t number() const { return number_; }
-  asio::any_io_executor executor() { return client_.get_executor(); }
   // Runs a coroutine of this connection; an exception in it closes the connection.
   void spawn(asio::awaitable<void> work);
 
@@ -102,12 +110,16 @@ class Connection : public std::enable_shared_from_this<Connection> {
   asio::ip::tcp::socket client_;
   asio::ip::tcp::socket server_;
   std::uint64_t number_;
+  HostPort upstream_;
   Pipe up_;
   Pipe down_;
   std::vector<std::shared_ptr<const FaultSpec>> initial_faults_;
   Clock::time_point opened_at_;
   std::string client_address_;
   bool closing_ = false;
+  bool draining_ = false;
+  bool upstream_connected_ = false;
+  std::unique_ptr<asio::steady_timer> drain_timer_;
   bool close_emitted_ = false;
   int pipes_finished_ = 0;
   // First end seen, for the close record.

@@ -7,15 +7,35 @@
 #include <boost/asio/use_awaitable.hpp>
 #include <spdlog/spdlog.h>
 
+#include <boost/asio/dispatch.hpp>
+#include <boost/asio/post.hpp>
+
 #include "core/errors.hpp"
-#include "proxy/connection.hpp"
+#include "proxy/link_session.hpp"
 
 namespace faultline {
 
 using boost::asio::ip::tcp;
 namespace asio = boost::asio;
 
+// Each protocol here has its session in make_link_session.
+const char* const kProtocols[] = {"tcp"};
+
+bool is_link_protocol(const std::string& protocol) {
+  for (const char* p : kProtocols)
+    if (protocol == p) return true;
+  return false;
+}
+
+std::string link_protocols() {
+  std::string list;
+  for (const char* p : kProtocols) list += (list.empty() ? "" : ", ") + std::string(p);
+  return list;
+}
+
 void validate_link_config(const LinkConfig& config, const std::string& pointer) {
+  if (!is_link_protocol(config.protocol))
+    throw ConfigError(pointer + "/protocol", "unknown protocol \"" + config.protocol + "\" (known: " + link_protocols() + ")");
   if (config.name.empty()) throw ConfigError(pointer + "/name", "a link needs a name");
   if (config.name.find('/') != std::string::npos) throw ConfigError(pointer + "/name", "must not contain '/'");
   std::string why;
@@ -35,7 +55,7 @@ HostPort Link::upstream() const { return *parse_host_port(config_.upstream); }
 bool Link::should_listen() const {
   if (!config_.enabled) return false;
   for (const auto& f : faults_)
-    if (f->fault->takes_link_down()) return false;
+    if (f->fault && f->fault->takes_link_down()) return false;
   return true;
 }
 
@@ -44,6 +64,19 @@ void Link::start() {
   if (should_listen() && !listening()) bind_and_listen();
   env_.events.emit(source(), "link.up",
                    {{"listen", config_.listen}, {"upstream", config_.upstream}, {"listening", listening()}});
+}
+
+template <class F>
+void Link::for_each_session(F f) {
+  for (auto& [number, session] : connections_)
+    asio::dispatch(session->executor(), [session = session, f] { f(*session); });
+}
+
+void Link::drain(std::chrono::milliseconds grace, const std::string& reason) {
+  started_ = false;
+  stop_listening();
+  for_each_session([grace, reason](LinkSession& s) { s.drain(grace, reason); });
+  env_.events.emit(source(), "link.down", {{"reason", reason}, {"drain_ms", grace.count()}});
 }
 
 void Link::stop(const std::string& reason) {
@@ -92,14 +125,14 @@ void Link::update_listening() {
 }
 
 void Link::close_all(const std::string& reason) {
-  auto open = connections_;  // closing removes them from the map
-  for (auto& [number, conn] : open) conn->close(CloseMode::fin, Connection::By::proxy, "shutdown", reason);
+  for_each_session([reason](LinkSession& s) { s.shut_down(reason); });
 }
 
 asio::awaitable<void> Link::accept_loop(std::shared_ptr<tcp::acceptor> acceptor) {
   auto self = shared_from_this();
   while (acceptor->is_open()) {
-    auto [ec, socket] = co_await acceptor->async_accept(asio::as_tuple(asio::use_awaitable));
+    auto session_ex = env_.session_executor ? env_.session_executor() : ex_;
+    auto [ec, socket] = co_await acceptor->async_accept(session_ex, asio::as_tuple(asio::use_awaitable));
     if (!acceptor->is_open() || acceptor != acceptor_) co_return;
     if (ec) {
       // Out of descriptors and the like: say so once per burst and keep serving.
@@ -109,13 +142,22 @@ asio::awaitable<void> Link::accept_loop(std::shared_ptr<tcp::acceptor> acceptor)
       continue;
     }
     const auto number = next_connection_++;
-    auto conn = std::make_shared<Connection>(self, std::move(socket), number);
-    connections_.emplace(number, conn);
-    conn->start(faults_);
+    auto session = make_link_session(config_.protocol, SessionStart{self, std::move(socket), number, upstream()});
+    connections_.emplace(number, session);
+    asio::dispatch(session->executor(), [session, faults = faults_]() mutable { session->start(std::move(faults)); });
   }
 }
 
-void Link::forget(std::uint64_t connection) { connections_.erase(connection); }
+void Link::session_closed(std::uint64_t number) {
+  asio::post(ex_, [self = shared_from_this(), number] { self->connections_.erase(number); });
+}
+
+void Link::check_fault_fits(const FaultSpec& spec, const std::string& pointer) const {
+  if (spec.is_frame() && !decodes_frames(config_.protocol))
+    throw ConfigError(pointer + "/type", "a " + spec.type +
+                                             " fault acts on JSON-RPC messages; it needs a link with protocol "
+                                             "websocket or http, and link " + config_.name + " is " + config_.protocol);
+}
 
 void Link::set_enabled(bool enabled) {
   if (enabled == config_.enabled) return;
@@ -154,11 +196,9 @@ std::shared_ptr<const FaultSpec> Link::find_fault(const std::string& name) const
 
 void Link::add_fault(std::shared_ptr<const FaultSpec> spec) {
   faults_.push_back(spec);
-  auto& counters = stats_.faults[spec->name];
-  counters.type = spec->type;
+  stats_.fault(spec->name, spec->type);
   env_.events.emit(source(), "fault.start", spec->to_json());
-  auto open = connections_;
-  for (auto& [number, conn] : open) conn->attach(spec);
+  for_each_session([spec](LinkSession& s) { s.attach(spec); });
   update_listening();
 }
 
@@ -167,8 +207,7 @@ void Link::replace_fault(const std::string& name, std::shared_ptr<const FaultSpe
     if (f->name != name) continue;
     f = spec;
     env_.events.emit(source(), "fault.change", spec->to_json());
-    auto open = connections_;
-    for (auto& [number, conn] : open) conn->replace(name, spec);
+    for_each_session([name, spec](LinkSession& s) { s.replace(name, spec); });
     update_listening();
     return;
   }
@@ -179,8 +218,7 @@ void Link::remove_fault(const std::string& name) {
     if ((*it)->name != name) continue;
     env_.events.emit(source(), "fault.end", {{"name", name}, {"type", (*it)->type}});
     faults_.erase(it);
-    auto open = connections_;
-    for (auto& [number, conn] : open) conn->detach(name);
+    for_each_session([name](LinkSession& s) { s.detach(name); });
     update_listening();
     return;
   }

@@ -1,9 +1,14 @@
 #pragma once
 // A link: one listener and one upstream, the faults configured on it, and its
-// open connections. Adding, changing or removing a fault acts on the open
-// connections at once, as well as on new ones. A link listens while it is
-// enabled and no `down` fault is on it.
+// open sessions (one per accepted client). Adding, changing or removing a fault
+// acts on the open sessions at once, as well as on new ones. A link listens
+// while it is enabled and no `down` fault is on it.
+//
+// The Link itself lives on the proxy's main executor: the admin API, the
+// registry and the accept loop call it there. Sessions run on worker
+// executors (ProxyEnv::session_executor); the Link posts its calls to them.
 
+#include <chrono>
 #include <map>
 #include <memory>
 #include <string>
@@ -18,16 +23,23 @@
 
 namespace faultline {
 
-class Connection;
+class LinkSession;
 
 struct LinkConfig {
   std::string name;
   std::string listen;    // HOST:PORT; port 0 picks a free port
   std::string upstream;  // HOST:PORT
   bool enabled = true;
+  std::string protocol = "tcp";  // tcp, websocket or http
 };
 
-// Checks name, listen and upstream; errors name the JSON pointer under `pointer`.
+// The protocols a link may have.
+bool is_link_protocol(const std::string& protocol);
+std::string link_protocols();  // the list, for messages
+// Whether a link of this protocol decodes JSON-RPC and so takes frame faults.
+inline bool decodes_frames(const std::string& protocol) { return protocol != "tcp"; }
+
+// Checks name, listen, upstream and protocol; errors name the JSON pointer under `pointer`.
 void validate_link_config(const LinkConfig& config, const std::string& pointer);
 
 class Link : public std::enable_shared_from_this<Link> {
@@ -39,6 +51,9 @@ class Link : public std::enable_shared_from_this<Link> {
   void start();
   // Stops listening and closes every connection (FIN); faults stay configured.
   void stop(const std::string& reason);
+  // Stops listening; each session delivers what it has queued or held, then
+  // closes (at the latest after `grace`).
+  void drain(std::chrono::milliseconds grace, const std::string& reason);
 
   const std::string& name() const { return config_.name; }
   std::string source() const { return "proxy:" + config_.name; }
@@ -53,6 +68,8 @@ class Link : public std::enable_shared_from_this<Link> {
 
   const std::vector<std::shared_ptr<const FaultSpec>>& faults() const { return faults_; }
   std::shared_ptr<const FaultSpec> find_fault(const std::string& name) const;
+  // Throws ConfigError (at `pointer`) when this link's protocol cannot take the fault.
+  void check_fault_fits(const FaultSpec& spec, const std::string& pointer) const;
   void add_fault(std::shared_ptr<const FaultSpec> spec);
   void replace_fault(const std::string& name, std::shared_ptr<const FaultSpec> spec);
   void remove_fault(const std::string& name);
@@ -61,7 +78,8 @@ class Link : public std::enable_shared_from_this<Link> {
   LinkStats& stats() { return stats_; }
   ProxyEnv& env() { return env_; }
   std::size_t open_connections() const { return connections_.size(); }
-  void forget(std::uint64_t connection);
+  // A session has closed; callable from any thread.
+  void session_closed(std::uint64_t number);
 
  private:
   bool should_listen() const;
@@ -69,6 +87,9 @@ class Link : public std::enable_shared_from_this<Link> {
   void bind_and_listen();
   void stop_listening();
   void close_all(const std::string& reason);
+  // Runs `f(session)` on each open session's executor.
+  template <class F>
+  void for_each_session(F f);
   boost::asio::awaitable<void> accept_loop(std::shared_ptr<boost::asio::ip::tcp::acceptor> acceptor);
 
   boost::asio::any_io_executor ex_;
@@ -77,7 +98,7 @@ class Link : public std::enable_shared_from_this<Link> {
   ProxyEnv& env_;
   std::shared_ptr<boost::asio::ip::tcp::acceptor> acceptor_;
   std::vector<std::shared_ptr<const FaultSpec>> faults_;
-  std::map<std::uint64_t, std::shared_ptr<Connection>> connections_;
+  std::map<std::uint64_t, std::shared_ptr<LinkSession>> connections_;
   std::uint64_t next_connection_ = 1;
   bool started_ = false;
   LinkStats stats_;

@@ -25,12 +25,13 @@ nlohmann::json LinkRegistry::link_json(const Link& link) {
   nlohmann::json toxics = nlohmann::json::array();
   for (const auto& f : link.faults()) toxics.push_back(f->to_json());
   const auto& c = link.config();
-  return {{"name", c.name}, {"listen", c.listen}, {"upstream", c.upstream}, {"enabled", c.enabled}, {"toxics", toxics}};
+  return {{"name", c.name},         {"listen", c.listen},     {"upstream", c.upstream},
+          {"enabled", c.enabled},   {"protocol", c.protocol}, {"toxics", toxics}};
 }
 
 LinkRegistry::Parsed LinkRegistry::parse(const nlohmann::json& body, const std::string& pointer) {
   if (!body.is_object()) throw ConfigError(pointer, "a proxy must be a JSON object");
-  static const std::set<std::string> known = {"name", "listen", "upstream", "enabled", "toxics"};
+  static const std::set<std::string> known = {"name", "listen", "upstream", "enabled", "protocol", "toxics"};
   for (auto it = body.begin(); it != body.end(); ++it)
     if (!known.contains(it.key())) throw ConfigError(pointer + "/" + it.key(), "unknown field");
   auto text = [&](const char* key, bool required) -> std::string {
@@ -47,6 +48,7 @@ LinkRegistry::Parsed LinkRegistry::parse(const nlohmann::json& body, const std::
   p.config.listen = text("listen", false);
   if (p.config.listen.empty()) p.config.listen = "127.0.0.1:0";
   p.config.upstream = text("upstream", true);
+  if (auto protocol = text("protocol", false); !protocol.empty()) p.config.protocol = protocol;
   if (auto it = body.find("enabled"); it != body.end() && !it->is_null()) {
     if (!it->is_boolean()) throw ConfigError(pointer + "/enabled", "must be true or false");
     p.config.enabled = it->get<bool>();
@@ -58,6 +60,10 @@ LinkRegistry::Parsed LinkRegistry::parse(const nlohmann::json& body, const std::
     for (std::size_t i = 0; i < it->size(); ++i) {
       const auto where = pointer + "/toxics/" + std::to_string(i);
       auto spec = std::make_shared<FaultSpec>(parse_fault((*it)[i], where));
+      if (spec->is_frame() && !decodes_frames(p.config.protocol))
+        throw ConfigError(where + "/type", "a " + spec->type +
+                                               " fault acts on JSON-RPC messages; it needs a link with protocol "
+                                               "websocket or http, and this link is " + p.config.protocol);
       if (!names.insert(spec->name).second) throw ConfigError(where + "/name", "duplicate fault name " + spec->name);
       p.faults.push_back(std::move(spec));
     }
@@ -131,6 +137,9 @@ std::shared_ptr<Link> LinkRegistry::update(const std::string& name, const nlohma
       } else if (key == "listen" || key == "upstream") {
         if (!it->is_string()) throw ConfigError("/" + key, "must be a string");
         (key == "listen" ? listen : next.upstream) = it->get<std::string>();
+      } else if (key == "protocol") {
+        if (!it->is_string() || it->get<std::string>() != link->config().protocol)
+          throw ConfigError("/protocol", "a link's protocol cannot be changed; delete the link and create it again");
       } else if (key == "enabled") {
         if (!it->is_boolean()) throw ConfigError("/enabled", "must be true or false");
         next.enabled = it->get<bool>();
@@ -167,10 +176,21 @@ void LinkRegistry::stop_all(const std::string& reason) {
   for (auto& [name, link] : links_) link->stop(reason);
 }
 
+void LinkRegistry::drain_all(std::chrono::milliseconds grace, const std::string& reason) {
+  for (auto& [name, link] : links_) link->drain(grace, reason);
+}
+
+std::size_t LinkRegistry::open_sessions() const {
+  std::size_t n = 0;
+  for (const auto& [name, link] : links_) n += link->open_connections();
+  return n;
+}
+
 std::shared_ptr<const FaultSpec> LinkRegistry::add_fault(const std::string& link_name, const nlohmann::json& body) {
   auto link = find(link_name);
   return as_api_error([&] {
     auto spec = std::make_shared<const FaultSpec>(parse_fault(body, ""));
+    link->check_fault_fits(*spec, "");
     if (link->find_fault(spec->name)) throw ApiError(409, "toxic already exists");
     link->add_fault(spec);
     return spec;

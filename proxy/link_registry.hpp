@@ -36,6 +36,9 @@ class LinkRegistry {
   void remove(const std::string& name);
   void reset();
   void stop_all(const std::string& reason);
+  // Every link stops listening and its sessions deliver what they hold, then close.
+  void drain_all(std::chrono::milliseconds grace, const std::string& reason);
+  std::size_t open_sessions() const;
 
   std::shared_ptr<Link> find(const std::string& name) const;  // throws 404
   const std::map<std::string, std::shared_ptr<Link>>& links() const { return links_; }

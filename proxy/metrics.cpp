@@ -53,7 +53,7 @@ std::string render_metrics(const LinkRegistry& links) {
     out << "faultline_faults_active{link=\"" << label(name) << "\"} " << link->faults().size() << '\n';
   family("faultline_fault_injections_total", "counter", "Injections, by fault");
   for (const auto& [name, link] : links.links())
-    for (const auto& [fault, c] : link->stats().faults)
+    for (const auto& [fault, c] : link->stats().faults())
       out << "faultline_fault_injections_total{link=\"" << label(name) << "\",fault=\"" << label(fault)
           << "\",type=\"" << label(c.type) << "\"} " << c.injections << '\n';
   return out.str();

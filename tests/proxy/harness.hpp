@@ -1,6 +1,6 @@
 #pragma once
 // Test harness for the proxy: runs a LinkRegistry on its own io_context thread
-// (as `faultline proxy` does) and gives the test thread blocking loopback
+// with sessions on two worker threads (as `faultline proxy` does) and gives the test thread blocking loopback
 // sockets with receive timeouts, so a hung test fails instead of waiting.
 
 #include <chrono>
@@ -21,6 +21,7 @@
 #include "core/host_port.hpp"
 #include "proxy/admin_api.hpp"
 #include "proxy/link_registry.hpp"
+#include "proxy/worker_pool.hpp"
 
 namespace faultline::test {
 
@@ -34,7 +35,9 @@ inline double ms_since(std::chrono::steady_clock::time_point t0) {
 
 class ProxyHarness {
  public:
-  explicit ProxyHarness(std::uint64_t seed = 7) : env_{events, seed}, registry_(io_.get_executor(), env_) {
+  explicit ProxyHarness(std::uint64_t seed = 7, unsigned workers = 2)
+      : workers_(workers), env_{events, seed}, registry_(io_.get_executor(), env_) {
+    if (!workers_.empty()) env_.session_executor = [this] { return workers_.next(); };
     events.add_sink([this](const Event& e) {
       std::lock_guard lock(mutex_);
       history_.push_back(e);
@@ -47,6 +50,11 @@ class ProxyHarness {
       if (api_) api_->stop();
       return 0;
     });
+    // Let the sessions on the workers close before their threads stop.
+    const auto until = std::chrono::steady_clock::now() + 2s;
+    while (call([&] { return registry_.open_sessions(); }) != 0 && std::chrono::steady_clock::now() < until)
+      std::this_thread::sleep_for(2ms);
+    workers_.stop();
     work_.reset();
     io_.stop();
     thread_.join();
@@ -114,6 +122,7 @@ class ProxyHarness {
  private:
   asio::io_context io_;
   asio::executor_work_guard<asio::io_context::executor_type> work_{io_.get_executor()};
+  WorkerPool workers_;
   ProxyEnv env_;
   LinkRegistry registry_;
   std::unique_ptr<AdminApi> api_;

@@ -84,7 +84,7 @@ TEST_CASE("clients that vanish mid-stream or send garbage do not disturb other c
   // Every rude connection is closed and forgotten; only the steady one stays.
   std::uint64_t open = 0;
   for (int i = 0; i < 300; ++i) {
-    open = proxy.call([&] { return proxy.registry().find("robust")->stats().connections_open; });
+    open = proxy.call([&] { return proxy.registry().find("robust")->stats().connections_open.load(); });
     if (open == 1) break;
     std::this_thread::sleep_for(10ms);
   }
