@@ -23,16 +23,23 @@ constexpr FrameFaultType kFrameFaultTypes[] = {
     {"banner", "write a non-JSON line `text` toward the client (at after_ms, or before matched messages)", down,
      DirectionRule::downstream_only, make_banner_frame_fault},
     {"close_stdout", "stop forwarding the server's stdout and close ours to the client", down,
-     DirectionRule::downstream_only, make_close_stdout_frame_fault},
+     DirectionRule::downstream_only, make_close_stdout_frame_fault, kStdio},
     {"kill", "send `signal` (SIGKILL) to the server at after_ms or on the first matched message", up,
-     DirectionRule::any, make_kill_frame_fault},
+     DirectionRule::any, make_kill_frame_fault, kStdio},
     {"stop", "pause the server (SIGSTOP) at after_ms or on the first matched message; resume after duration ms",
-     up, DirectionRule::any, make_stop_frame_fault},
+     up, DirectionRule::any, make_stop_frame_fault, kStdio},
     {"continue", "resume the server (SIGCONT) at after_ms or on the first matched message", up,
-     DirectionRule::any, make_continue_frame_fault},
+     DirectionRule::any, make_continue_frame_fault, kStdio},
 };
 
 }  // namespace
+
+unsigned transport_bit(std::string_view name) {
+  if (name == "stdio") return kStdio;
+  if (name == "websocket") return kWebSocket;
+  if (name == "http") return kHttp;
+  return 0;
+}
 
 std::span<const FrameFaultType> frame_fault_types() { return kFrameFaultTypes; }
 

@@ -15,12 +15,18 @@ namespace faultline {
 
 enum class DirectionRule { any, upstream_only, downstream_only };
 
+// The transports a frame fault type works on (a bit set).
+enum Transport : unsigned { kStdio = 1, kWebSocket = 2, kHttp = 4, kAnyTransport = 7 };
+// The bit of a link protocol or transport name ("stdio", "websocket", "http"); 0 for others.
+unsigned transport_bit(std::string_view name);
+
 struct FrameFaultType {
   std::string_view name;
   std::string_view summary;
   Direction default_direction;
   DirectionRule rule;
   std::shared_ptr<const FrameFault> (*make)(AttributeReader& attributes);
+  unsigned transports = kAnyTransport;
 };
 
 std::span<const FrameFaultType> frame_fault_types();

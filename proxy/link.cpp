@@ -11,6 +11,7 @@
 #include <boost/asio/post.hpp>
 
 #include "core/errors.hpp"
+#include "faults/frame_registry.hpp"
 #include "proxy/link_session.hpp"
 
 namespace faultline {
@@ -152,11 +153,20 @@ void Link::session_closed(std::uint64_t number) {
   asio::post(ex_, [self = shared_from_this(), number] { self->connections_.erase(number); });
 }
 
-void Link::check_fault_fits(const FaultSpec& spec, const std::string& pointer) const {
-  if (spec.is_frame() && !decodes_frames(config_.protocol))
+void check_fault_fits_protocol(const FaultSpec& spec, const std::string& protocol, const std::string& pointer) {
+  if (!spec.is_frame()) return;
+  if (!decodes_frames(protocol))
     throw ConfigError(pointer + "/type", "a " + spec.type +
                                              " fault acts on JSON-RPC messages; it needs a link with protocol "
-                                             "websocket or http, and link " + config_.name + " is " + config_.protocol);
+                                             "websocket or http, and this link's protocol is " + protocol);
+  const auto* type = find_frame_fault_type(spec.type);
+  if (type && !(type->transports & transport_bit(protocol)))
+    throw ConfigError(pointer + "/type", "a " + spec.type + " fault does not work on a " + protocol + " link" +
+                                             (type->transports == kStdio ? " (stdio only: faultline wrap)" : ""));
+}
+
+void Link::check_fault_fits(const FaultSpec& spec, const std::string& pointer) const {
+  check_fault_fits_protocol(spec, config_.protocol, pointer);
 }
 
 void Link::set_enabled(bool enabled) {

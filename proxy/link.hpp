@@ -39,6 +39,10 @@ std::string link_protocols();  // the list, for messages
 // Whether a link of this protocol decodes JSON-RPC and so takes frame faults.
 inline bool decodes_frames(const std::string& protocol) { return protocol != "tcp"; }
 
+// Throws ConfigError (at `pointer`/type) when a link of `protocol` cannot take the fault:
+// frame faults need a protocol that decodes JSON-RPC, and some work on stdio only.
+void check_fault_fits_protocol(const FaultSpec& spec, const std::string& protocol, const std::string& pointer);
+
 // Checks name, listen, upstream and protocol; errors name the JSON pointer under `pointer`.
 void validate_link_config(const LinkConfig& config, const std::string& pointer);
 

@@ -60,10 +60,7 @@ LinkRegistry::Parsed LinkRegistry::parse(const nlohmann::json& body, const std::
     for (std::size_t i = 0; i < it->size(); ++i) {
       const auto where = pointer + "/toxics/" + std::to_string(i);
       auto spec = std::make_shared<FaultSpec>(parse_fault((*it)[i], where));
-      if (spec->is_frame() && !decodes_frames(p.config.protocol))
-        throw ConfigError(where + "/type", "a " + spec->type +
-                                               " fault acts on JSON-RPC messages; it needs a link with protocol "
-                                               "websocket or http, and this link is " + p.config.protocol);
+      check_fault_fits_protocol(*spec, p.config.protocol, where);
       if (!names.insert(spec->name).second) throw ConfigError(where + "/name", "duplicate fault name " + spec->name);
       p.faults.push_back(std::move(spec));
     }
