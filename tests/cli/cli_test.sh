@@ -37,6 +37,8 @@ check "toxicity out of range" 2 'toxicity: must be from 0 to 1' -- "$bin" proxy 
 check "listen without upstream" 2 'give both' -- "$bin" proxy --listen 127.0.0.1:0
 check "bad listen address" 2 'not HOST:PORT' -- "$bin" proxy --listen 127.0.0.1 --upstream 127.0.0.1:9
 check "unresolvable upstream" 3 'bad\.\.host:80 does not resolve' -- "$bin" proxy --listen 127.0.0.1:0 --upstream bad..host:80
+check "frame fault on a tcp link" 2 'drop fault acts on JSON-RPC messages.*protocol is tcp' -- "$bin" proxy --listen 127.0.0.1:0 --upstream 127.0.0.1:9 --fault drop,method=tools/call
+check "unknown protocol" 2 'unknown protocol "gopher"' -- "$bin" proxy --listen 127.0.0.1:0 --upstream 127.0.0.1:9 --protocol gopher
 check "API off loopback needs a token" 2 'requires --api-token' -- "$bin" proxy --api 0.0.0.0:0
 
 # A port in use.
@@ -71,6 +73,36 @@ if [ "$rc" -eq 0 ] && node -e '
   echo "ok   SIGTERM: exit 0 and a complete event file"; passed=$((passed + 1))
 else
   echo "FAIL SIGTERM: exit $rc"; cat "$work/run.err" "$work/events.jsonl" | head -20; failed=$((failed + 1))
+fi
+
+# SIGTERM with data held by a latency fault: it is delivered before the FIN,
+# without waiting out the fault, and faultline exits 0.
+node -e 'const s=require("net").createServer(c=>c.pipe(c)).listen(0,"127.0.0.1",()=>console.log(s.address().port))' >"$work/echo" &
+for _ in $(seq 50); do [ -s "$work/echo" ] && break; sleep 0.1; done
+port=$(free_port)
+"$bin" proxy --listen "127.0.0.1:$port" --upstream "127.0.0.1:$(cat "$work/echo")" --fault latency,latency=3000 \
+  --events "$work/drain.jsonl" 2>"$work/drain.err" &
+pid=$!
+for _ in $(seq 100); do grep -q '"link.up"' "$work/drain.jsonl" 2>/dev/null && break; sleep 0.05; done
+node -e '
+  const s = require("net").connect(process.argv[1], "127.0.0.1", () => s.write("held"));
+  let got = "", t0;
+  s.on("data", (d) => { got += d; });
+  s.on("end", () => {
+    const ms = Date.now() - t0;
+    if (got !== "held") { console.error("got " + JSON.stringify(got)); process.exit(1); }
+    if (ms > 2000) { console.error("delivered after " + ms + " ms"); process.exit(1); }
+    process.exit(0);
+  });
+  s.on("error", (e) => { console.error(e.message); process.exit(1); });
+  setTimeout(() => { t0 = Date.now(); process.kill(Number(process.argv[2]), "SIGTERM"); }, 300);
+  setTimeout(() => { console.error("no end"); process.exit(1); }, 5000);
+' "$port" "$pid" 2>"$work/drain.client"; client_rc=$?
+wait "$pid"; rc=$?
+if [ "$client_rc" -eq 0 ] && [ "$rc" -eq 0 ] && grep -q '"how":"drain"' "$work/drain.jsonl"; then
+  echo "ok   SIGTERM drains: held data delivered, then FIN, exit 0"; passed=$((passed + 1))
+else
+  echo "FAIL SIGTERM drain: client $client_rc, exit $rc"; cat "$work/drain.client" "$work/drain.err"; failed=$((failed + 1))
 fi
 
 # The built-in demo.
