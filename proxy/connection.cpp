@@ -13,6 +13,7 @@
 
 #include "core/rng.hpp"
 #include "proxy/link.hpp"
+#include "proxy/precise_wait.hpp"
 
 namespace faultline {
 
@@ -90,9 +91,9 @@ class AttachedFault final : public AttachedStage, public StageContext {
   Clock::time_point now() const override { return Clock::now(); }
   asio::awaitable<bool> wait_until(Clock::time_point deadline) override {
     if (removed_ || conn_.closing()) co_return false;
-    asio::steady_timer timer(conn_.executor(), deadline);
+    asio::steady_timer timer(conn_.executor());
     waits_.push_back(&timer);
-    auto [ec] = co_await timer.async_wait(use_tuple);
+    const auto ec = co_await precise_wait(timer, deadline);
     waits_.erase(std::find(waits_.begin(), waits_.end(), &timer));
     co_return !ec && !removed_ && !conn_.closing();
   }
