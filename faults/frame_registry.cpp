@@ -30,6 +30,18 @@ constexpr FrameFaultType kFrameFaultTypes[] = {
      up, DirectionRule::any, make_stop_frame_fault, kStdio},
     {"continue", "resume the server (SIGCONT) at after_ms or on the first matched message", up,
      DirectionRule::any, make_continue_frame_fault, kStdio},
+    {"forget_session", "answer 404 to requests carrying a matched request's Mcp-Session-Id (a server that lost it)",
+     up, DirectionRule::upstream_only, make_forget_session_frame_fault, kHttp},
+    {"unknown_session", "answer 400 instead of 404 to requests carrying a matched request's Mcp-Session-Id", up,
+     DirectionRule::upstream_only, make_unknown_session_frame_fault, kHttp},
+    {"get_405", "answer 405 to a matched GET: no standalone SSE stream", up, DirectionRule::upstream_only,
+     make_get_405_frame_fault, kHttp},
+    {"close_sse", "cut an SSE stream when a matched event is due (how=close|end), `count` times", down,
+     DirectionRule::downstream_only, make_close_sse_frame_fault, kHttp},
+    {"strip_event_ids", "remove the id: field of matched SSE events", down, DirectionRule::downstream_only,
+     make_strip_event_ids_frame_fault, kHttp},
+    {"rewrite_retry", "set the retry: field of matched SSE events to `retry` ms (add=1: on each stream's first event)",
+     down, DirectionRule::downstream_only, make_rewrite_retry_frame_fault, kHttp},
 };
 
 }  // namespace

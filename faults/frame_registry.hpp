@@ -45,5 +45,12 @@ std::shared_ptr<const FrameFault> make_close_stdout_frame_fault(AttributeReader&
 std::shared_ptr<const FrameFault> make_kill_frame_fault(AttributeReader&);
 std::shared_ptr<const FrameFault> make_stop_frame_fault(AttributeReader&);
 std::shared_ptr<const FrameFault> make_continue_frame_fault(AttributeReader&);
+// HTTP faults (faults/http_*_frame_fault.cpp, interface in http_fault.hpp).
+std::shared_ptr<const FrameFault> make_forget_session_frame_fault(AttributeReader&);
+std::shared_ptr<const FrameFault> make_unknown_session_frame_fault(AttributeReader&);
+std::shared_ptr<const FrameFault> make_get_405_frame_fault(AttributeReader&);
+std::shared_ptr<const FrameFault> make_close_sse_frame_fault(AttributeReader&);
+std::shared_ptr<const FrameFault> make_strip_event_ids_frame_fault(AttributeReader&);
+std::shared_ptr<const FrameFault> make_rewrite_retry_frame_fault(AttributeReader&);
 
 }  // namespace faultline

@@ -1,0 +1,457 @@
+// The http link on real loopback sockets: a scripted Streamable HTTP server
+// upstream (blocking, on the harness's threads), raw HTTP/1.1 from the test
+// thread through faultline. Forwarding with keep-alive and headers intact, SSE
+// relayed event by event, the session record, frame and HTTP faults, bad input.
+#include <map>
+#include <regex>
+
+#include "core/errors.hpp"
+#include "faults/fault_spec.hpp"
+#include "proxy/link.hpp"
+#include "tests/proxy/harness.hpp"
+
+using namespace faultline;
+using namespace faultline::test;
+using json = nlohmann::json;
+
+namespace {
+
+std::string lower(std::string s) {
+  for (auto& c : s) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  return s;
+}
+
+struct HttpMessage {
+  std::string start;                          // request line or status line
+  std::map<std::string, std::string> headers;  // names lower-cased
+  std::vector<std::string> raw_headers;       // "Name: value" as received
+  std::string body;
+  int status() const { return std::stoi(start.substr(9, 3)); }
+  std::string header(const std::string& name) const {
+    auto it = headers.find(lower(name));
+    return it == headers.end() ? "" : it->second;
+  }
+};
+
+// Reads bytes with `read(n)` (returning "" at the end) until a blank line, then the body.
+template <class ReadSome>
+std::optional<HttpMessage> read_message(std::string& pending, ReadSome read_some, bool headers_only = false) {
+  while (pending.find("\r\n\r\n") == std::string::npos) {
+    auto more = read_some();
+    if (more.empty()) return std::nullopt;
+    pending += more;
+  }
+  HttpMessage m;
+  const auto end = pending.find("\r\n\r\n");
+  std::string head = pending.substr(0, end);
+  pending.erase(0, end + 4);
+  std::size_t pos = head.find("\r\n");
+  m.start = head.substr(0, pos);
+  while (pos != std::string::npos) {
+    const auto next = head.find("\r\n", pos + 2);
+    const auto line = head.substr(pos + 2, next == std::string::npos ? std::string::npos : next - pos - 2);
+    const auto colon = line.find(':');
+    m.raw_headers.push_back(line);
+    m.headers[lower(line.substr(0, colon))] = line.substr(colon + 2);
+    pos = next;
+  }
+  if (headers_only) return m;
+  if (m.headers.contains("content-length")) {
+    const auto n = std::stoul(m.headers["content-length"]);
+    while (pending.size() < n) {
+      auto more = read_some();
+      if (more.empty()) return std::nullopt;
+      pending += more;
+    }
+    m.body = pending.substr(0, n);
+    pending.erase(0, n);
+  } else if (lower(m.header("transfer-encoding")) == "chunked") {
+    for (;;) {
+      while (pending.find("\r\n") == std::string::npos) pending += read_some();
+      const auto line_end = pending.find("\r\n");
+      const auto size = std::stoul(pending.substr(0, line_end), nullptr, 16);
+      while (pending.size() < line_end + 2 + size + 2) {
+        auto more = read_some();
+        if (more.empty()) return std::nullopt;
+        pending += more;
+      }
+      m.body += pending.substr(line_end + 2, size);
+      pending.erase(0, line_end + 2 + size + 2);
+      if (size == 0) break;
+    }
+  }
+  return m;
+}
+
+// The scripted MCP server: answers by JSON-RPC method, records what it received.
+class McpUpstream {
+ public:
+  McpUpstream()
+      : server_([this](tcp::socket& s) { serve(s); }) {}
+  std::uint16_t port() const { return server_.port(); }
+  int accepted() const { return server_.accepted(); }
+  std::vector<HttpMessage> received() {
+    std::lock_guard lock(mutex_);
+    return received_;
+  }
+  std::chrono::milliseconds sse_gap{0};  // pause between the two events of a tools/call stream
+
+ private:
+  static void write(tcp::socket& s, const std::string& text) {
+    boost::system::error_code ec;
+    asio::write(s, asio::buffer(text), ec);
+  }
+  static std::string chunk(const std::string& data) {
+    char size[16];
+    std::snprintf(size, sizeof size, "%zx\r\n", data.size());
+    return size + data + "\r\n";
+  }
+  static void json_response(tcp::socket& s, const std::string& body, const std::string& extra = "") {
+    write(s, "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\n" + extra +
+                 "Content-Length: " + std::to_string(body.size()) + "\r\n\r\n" + body);
+  }
+  void serve(tcp::socket& s) {
+    std::string pending;
+    auto read_some = [&s]() -> std::string {
+      std::array<char, 65536> buf;
+      boost::system::error_code ec;
+      const auto n = s.read_some(asio::buffer(buf), ec);
+      return ec ? std::string() : std::string(buf.data(), n);
+    };
+    for (;;) {
+      auto m = read_message(pending, read_some);
+      if (!m) return;
+      {
+        std::lock_guard lock(mutex_);
+        received_.push_back(*m);
+      }
+      const auto method = m->start.substr(0, m->start.find(' '));
+      if (method == "DELETE") {
+        write(s, "HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n");
+        continue;
+      }
+      if (method == "GET") {
+        write(s, "HTTP/1.1 200 OK\r\nContent-Type: text/event-stream\r\nCache-Control: no-cache\r\n"
+                 "Transfer-Encoding: chunked\r\n\r\n");
+        write(s, chunk("id: ev-1\nretry: 3000\ndata: \n\n"));
+        write(s, chunk("event: message\nid: ev-2\ndata: {\"jsonrpc\":\"2.0\",\"method\":\"notifications/tools/list_changed\"}\n\n"));
+        write(s, chunk("id: ev-3\ndata: {\"jsonrpc\":\"2.0\",\"method\":\"notifications/message\",\"params\":{\"level\":\"info\"}}\n\n"));
+        write(s, chunk(""));
+        continue;
+      }
+      const auto msg = json::parse(m->body, nullptr, false);
+      if (msg.is_discarded()) {
+        json_response(s, R"({"jsonrpc":"2.0","id":null,"error":{"code":-32700,"message":"Parse error"}})");
+        continue;
+      }
+      if (!msg.contains("id")) {
+        write(s, "HTTP/1.1 202 Accepted\r\nContent-Length: 0\r\n\r\n");
+        continue;
+      }
+      const auto id = msg["id"].dump();
+      const std::string name = msg.value("method", "");
+      if (name == "initialize") {
+        json_response(s,
+                      R"({"result":{"protocolVersion":"2025-06-18","capabilities":{"tools":{}},"serverInfo":{"name":"scripted","version":"1"}},"jsonrpc":"2.0","id":)" + id + "}",
+                      "mcp-session-id: sess-1\r\n");
+      } else if (name == "tools/call") {
+        write(s, "HTTP/1.1 200 OK\r\nContent-Type: text/event-stream\r\nTransfer-Encoding: chunked\r\n\r\n");
+        write(s, chunk("id: c-1\ndata: {\"jsonrpc\":\"2.0\",\"method\":\"notifications/progress\",\"params\":{\"progress\":1}}\n\n"));
+        std::this_thread::sleep_for(sse_gap);
+        write(s, chunk("id: c-2\ndata: {\"jsonrpc\":\"2.0\",\"id\":" + id + ",\"result\":{\"content\":[]}}\n\n"));
+        write(s, chunk(""));
+      } else {
+        json_response(s, R"({"jsonrpc":"2.0","id":)" + id + R"(,"result":{"tools":[{"name":"echo"}]}})");
+      }
+    }
+  }
+
+  Upstream server_;
+  std::mutex mutex_;
+  std::vector<HttpMessage> received_;
+};
+
+// A client on the test thread speaking HTTP/1.1 over one connection.
+class HttpClient {
+ public:
+  explicit HttpClient(std::uint16_t port) : c_(port) {}
+  void send(const std::string& text) { c_.send(text); }
+  std::string read_some() {
+    boost::system::error_code ec;
+    auto s = c_.read_some(ec);
+    return ec ? std::string() : s;
+  }
+  std::optional<HttpMessage> response(bool headers_only = false) {
+    return read_message(pending_, [this] { return read_some(); }, headers_only);
+  }
+  HttpMessage request(const std::string& method, const std::string& body, const std::string& extra = "") {
+    std::string text = method + " /mcp HTTP/1.1\r\nHost: 127.0.0.1\r\nAccept: application/json, text/event-stream\r\n" + extra;
+    if (!body.empty() || method == "POST")
+      text += "Content-Type: application/json\r\nContent-Length: " + std::to_string(body.size()) + "\r\n";
+    text += "\r\n" + body;
+    send(text);
+    auto m = response();
+    REQUIRE_MESSAGE(m, "no response to " << method);
+    return *m;
+  }
+  std::string& pending() { return pending_; }
+  Client& raw() { return c_; }
+
+ private:
+  Client c_;
+  std::string pending_;
+};
+
+std::uint16_t http_link(ProxyHarness& h, std::uint16_t upstream, json toxics = json::array()) {
+  return h.call([&] {
+    auto l = h.registry().create({{"name", "mcp"},
+                                  {"listen", "127.0.0.1:0"},
+                                  {"upstream", "127.0.0.1:" + std::to_string(upstream)},
+                                  {"protocol", "http"},
+                                  {"toxics", toxics}});
+    return parse_host_port(l->config().listen)->port;
+  });
+}
+
+const std::string kInit =
+    R"({"jsonrpc":"2.0","id":0,"method":"initialize","params":{"protocolVersion":"2025-06-18","capabilities":{},"clientInfo":{"name":"doctest","version":"9"}}})";
+const std::string kInitialized = R"({"jsonrpc":"2.0","method":"notifications/initialized"})";
+const std::string kCall = R"({"jsonrpc":"2.0","id":2,"method":"tools/call","params":{"name":"echo","arguments":{}}})";
+const std::string kList = R"({"jsonrpc":"2.0","id":1,"method":"tools/list"})";
+const std::string kSession = "Mcp-Session-Id: sess-1\r\nMCP-Protocol-Version: 2025-06-18\r\n";
+
+std::vector<std::string> sse_data(const std::string& body) {
+  std::vector<std::string> out;
+  std::regex data("data: ([^\n]*)\n");
+  for (auto it = std::sregex_iterator(body.begin(), body.end(), data); it != std::sregex_iterator(); ++it)
+    out.push_back((*it)[1]);
+  return out;
+}
+
+}  // namespace
+
+TEST_CASE("POST, GET and DELETE cross one kept-alive connection with their headers and bodies intact") {
+  McpUpstream up;
+  ProxyHarness h;
+  const auto port = http_link(h, up.port());
+  HttpClient c(port);
+
+  auto init = c.request("POST", kInit);
+  CHECK(init.status() == 200);
+  CHECK(init.header("mcp-session-id") == "sess-1");
+  CHECK(init.body == R"({"result":{"protocolVersion":"2025-06-18","capabilities":{"tools":{}},"serverInfo":{"name":"scripted","version":"1"}},"jsonrpc":"2.0","id":0})");
+  CHECK(c.request("POST", kInitialized, kSession).status() == 202);
+  auto list = c.request("POST", kList, kSession);
+  CHECK(json::parse(list.body)["result"]["tools"][0]["name"] == "echo");
+  auto stream = c.request("GET", "", kSession + "Last-Event-ID: ev-0\r\n");
+  CHECK(stream.header("content-type") == "text/event-stream");
+  CHECK(stream.body.find("id: ev-1\nretry: 3000\ndata: \n\n") == 0);  // ids and retry: pass untouched
+  CHECK(sse_data(stream.body).size() == 3);
+  CHECK(c.request("DELETE", "", kSession).status() == 200);
+
+  CHECK(up.accepted() == 1);  // keep-alive on both sides: one upstream connection for five exchanges
+  const auto got = up.received();
+  REQUIRE(got.size() == 5);
+  CHECK(got[0].body == kInit);  // bodies byte for byte
+  CHECK(got[2].body == kList);
+  CHECK(got[2].header("MCP-Protocol-Version") == "2025-06-18");
+  CHECK(got[3].header("Last-Event-ID") == "ev-0");
+  CHECK(std::count(got[2].raw_headers.begin(), got[2].raw_headers.end(), "Mcp-Session-Id: sess-1") == 1);  // names keep their case
+  CHECK(got[4].start == "DELETE /mcp HTTP/1.1");
+
+  // The record: each request, the session it belongs to, its replies matched by id.
+  REQUIRE(h.wait_for_event("session.end", [](const Event&) { return true; }));
+  CHECK(h.history("http.request").size() == 5);
+  const auto init_ev = h.history("session.initialize");
+  REQUIRE(init_ev.size() == 1);
+  CHECK(init_ev[0].fields["clientInfo"]["name"] == "doctest");
+  CHECK(init_ev[0].fields["protocolVersion"] == "2025-06-18");
+  const auto news = h.history("session.new");
+  REQUIRE(news.size() == 1);
+  CHECK(news[0].fields["session"] == "sess-1");
+  int matched = 0;
+  for (const auto& e : h.history("rpc.response")) {
+    CHECK(e.fields["latency_ms"].get<double>() >= 0);
+    if (e.fields["method"] == "tools/list") CHECK(e.fields["session"] == "sess-1");
+    ++matched;
+  }
+  CHECK(matched == 2);
+  CHECK(h.history("rpc.notification").size() == 3);  // initialized, list_changed, message
+  CHECK(h.history("session.reconnect").size() == 1);  // the GET resumed with Last-Event-ID
+  CHECK(h.history("rpc.orphan_response").empty());
+}
+
+TEST_CASE("an SSE response reaches the client event by event, not when the stream ends") {
+  McpUpstream up;
+  up.sse_gap = 600ms;
+  ProxyHarness h;
+  const auto port = http_link(h, up.port());
+  HttpClient c(port);
+  c.request("POST", kInit);
+  const auto t0 = std::chrono::steady_clock::now();
+  c.send("POST /mcp HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n" + kSession +
+         "Content-Length: " + std::to_string(kCall.size()) + "\r\n\r\n" + kCall);
+  auto head = c.response(true);
+  REQUIRE(head);
+  CHECK(head->header("content-type") == "text/event-stream");
+  std::string seen = c.pending();
+  while (seen.find("c-1") == std::string::npos) seen += c.read_some();
+  const double first_ms = ms_since(t0);
+  CHECK(first_ms < 400);  // the first event came before the second was written
+  while (seen.find("0\r\n\r\n") == std::string::npos) seen += c.read_some();
+  CHECK(ms_since(t0) >= 550);
+  CHECK(seen.find("c-2") != std::string::npos);
+  REQUIRE(h.wait_for_event("rpc.response", [](const Event& e) { return e.fields["method"] == "tools/call"; }));
+  REQUIRE(h.wait_for_event("sse.close", [](const Event& e) { return e.fields["how"] == "end"; }));
+}
+
+TEST_CASE("drop with match method removes one notification from an SSE stream and nothing else") {
+  McpUpstream up;
+  ProxyHarness h;
+  const auto port = http_link(h, up.port(),
+                              json::array({{{"type", "drop"}, {"match", {{"method", "notifications/tools/list_changed"}}}}}));
+  HttpClient c(port);
+  c.request("POST", kInit);
+  auto stream = c.request("GET", "", kSession);
+  const auto data = sse_data(stream.body);
+  REQUIRE(data.size() == 2);
+  CHECK(data[1].find("notifications/message") != std::string::npos);
+  CHECK(stream.body.find("list_changed") == std::string::npos);
+  CHECK(stream.body.find("id: ev-3\n") != std::string::npos);  // the others keep their ids
+  REQUIRE(h.wait_for_event("fault.inject", [](const Event& e) { return e.fields["method"] == "notifications/tools/list_changed"; }));
+  CHECK(h.history("fault.inject").size() == 1);
+}
+
+TEST_CASE("error answers a POSTed request in the server's place; drop of a notification gets 202") {
+  McpUpstream up;
+  ProxyHarness h;
+  const auto port = http_link(h, up.port(),
+                              json::array({{{"type", "error"}, {"match", {{"method", "tools/list"}}},
+                                            {"attributes", {{"code", -32042}, {"message", "injected"}}}},
+                                           {{"type", "drop"}, {"stream", "upstream"}, {"match", {{"method", "notifications/initialized"}}}}}));
+  HttpClient c(port);
+  c.request("POST", kInit);
+  auto note = c.request("POST", kInitialized, kSession);
+  CHECK(note.status() == 202);
+  auto list = c.request("POST", kList, kSession);
+  CHECK(list.status() == 200);
+  const auto reply = json::parse(list.body);
+  CHECK(reply["id"] == 1);
+  CHECK(reply["error"]["code"] == -32042);
+  for (const auto& m : up.received()) CHECK(m.body.find("tools/list") == std::string::npos);  // never forwarded
+  CHECK(up.received().size() == 1);  // only initialize reached the server
+  REQUIRE(h.wait_for_event("rpc.response", [](const Event& e) { return e.fields.value("injected", false); }));
+}
+
+TEST_CASE("forget_session answers 404 to every later request of the session, on any connection") {
+  McpUpstream up;
+  ProxyHarness h;
+  const auto port = http_link(h, up.port(),
+                              json::array({{{"type", "forget_session"}, {"match", {{"method", "tools/list"}}}}}));
+  HttpClient c(port);
+  c.request("POST", kInit);
+  CHECK(c.request("POST", kInitialized, kSession).status() == 202);  // not matched: passes
+  CHECK(c.request("POST", kList, kSession).status() == 404);
+  HttpClient other(port);
+  CHECK(other.request("GET", "", kSession).status() == 404);
+  CHECK(other.request("POST", kInitialized, kSession).status() == 404);
+  REQUIRE(h.wait_for_event("session.lost", [](const Event& e) { return e.fields["session"] == "sess-1"; }));
+  CHECK(h.history("session.lost").size() == 3);
+  CHECK(up.received().size() == 2);
+}
+
+TEST_CASE("strip_event_ids and rewrite_retry edit SSE fields; close_sse cuts the stream at a matched event") {
+  McpUpstream up;
+  ProxyHarness h;
+  const auto port = http_link(h, up.port(),
+                              json::array({{{"name", "strip"}, {"type", "strip_event_ids"}},
+                                           {{"name", "retry"}, {"type", "rewrite_retry"}, {"attributes", {{"retry", 50}}}}}));
+  HttpClient c(port);
+  c.request("POST", kInit);
+  auto stream = c.request("GET", "", kSession);
+  CHECK(stream.body.find("id:") == std::string::npos);
+  CHECK(stream.body.find("retry: 50\n") != std::string::npos);
+  CHECK(sse_data(stream.body).size() == 3);
+
+  h.remove_fault("mcp", "strip");
+  h.remove_fault("mcp", "retry");
+  h.add_fault("mcp", {{"type", "close_sse"}, {"match", {{"kind", "response"}}}});
+  HttpClient d(port);
+  d.send("POST /mcp HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n" + kSession +
+         "Content-Length: " + std::to_string(kCall.size()) + "\r\n\r\n" + kCall);
+  std::string seen;
+  for (auto more = d.read_some(); !more.empty(); more = d.read_some()) seen += more;  // until the proxy closes
+  CHECK(seen.find("c-1") != std::string::npos);
+  CHECK(seen.find("c-2") == std::string::npos);
+  CHECK(seen.find("0\r\n\r\n") == std::string::npos);  // cut: no terminating chunk
+  REQUIRE(h.wait_for_event("sse.close", [](const Event& e) { return e.fields["how"] == "fault_close"; }));
+}
+
+TEST_CASE("bad requests are answered 400 or 413 and recorded; other connections keep working") {
+  McpUpstream up;
+  ProxyHarness h;
+  const auto port = http_link(h, up.port());
+  HttpClient good(port);
+  good.request("POST", kInit);
+
+  HttpClient conflict(port);
+  auto r = conflict.request("POST", "", "Transfer-Encoding: chunked\r\n");  // with Content-Length: 0 added
+  CHECK(r.status() == 400);
+  CHECK(r.header("connection") == "close");
+  CHECK(conflict.read_some().empty());  // closed after the answer
+
+  HttpClient garbage(port);
+  garbage.send("\x16\x03\x01 not http at all\r\n\r\n");
+  auto g = garbage.response();
+  REQUIRE(g);
+  CHECK(g->status() == 400);
+
+  HttpClient big(port);
+  big.send("POST /mcp HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 20000000\r\n\r\n{");
+  auto b = big.response();
+  REQUIRE(b);
+  CHECK(b->status() == 413);
+
+  CHECK(good.request("POST", kList, kSession).status() == 200);
+  CHECK(h.history("http.bad_request").size() == 3);
+  CHECK(up.received().size() == 2);  // nothing bad reached the server
+}
+
+TEST_CASE("byte faults act on the bytes the link writes: latency on what goes to the client") {
+  McpUpstream up;
+  ProxyHarness h;
+  const auto port = http_link(h, up.port(),
+                              json::array({{{"name", "slow"}, {"type", "latency"}, {"stream", "downstream"},
+                                            {"attributes", {{"latency", 300}}}}}));
+  HttpClient c(port);
+  auto t0 = std::chrono::steady_clock::now();
+  CHECK(c.request("POST", kInit).status() == 200);
+  CHECK(ms_since(t0) >= 280);
+  h.remove_fault("mcp", "slow");
+  t0 = std::chrono::steady_clock::now();
+  CHECK(c.request("POST", kList, kSession).status() == 200);
+  CHECK(ms_since(t0) < 250);
+  REQUIRE(h.wait_for_event("fault.decision", [](const Event& e) { return e.fields["fault"] == "slow" && e.fields["applied"] == true; }));
+}
+
+TEST_CASE("HTTP faults are validated where they are configured, and only http links take them") {
+  auto where = [](auto f) -> std::string {
+    try {
+      f();
+    } catch (const ConfigError& e) {
+      return e.where();
+    }
+    return "no error";
+  };
+  CHECK(where([] { parse_fault(json{{"type", "close_sse"}, {"attributes", {{"how", "later"}}}}, "/toxics/0"); }) ==
+        "/toxics/0/attributes/how");
+  CHECK(where([] { parse_fault(json{{"type", "rewrite_retry"}, {"attributes", {{"retry", -1}}}}, "/toxics/0"); }) ==
+        "/toxics/0/attributes/retry");
+  CHECK(where([] { parse_fault(json{{"type", "forget_session"}, {"stream", "downstream"}}, "/toxics/1"); }) != "no error");
+  CHECK(where([] { parse_fault(json{{"type", "strip_event_ids"}, {"stream", "upstream"}}, "/toxics/2"); }) != "no error");
+  const auto spec = parse_fault(json{{"type", "get_405"}}, "");
+  CHECK(where([&] { check_fault_fits_protocol(spec, "websocket", "/toxics/0"); }) == "/toxics/0/type");
+  CHECK(where([&] { check_fault_fits_protocol(spec, "tcp", "/toxics/0"); }) == "/toxics/0/type");
+  CHECK(where([&] { check_fault_fits_protocol(spec, "http", "/toxics/0"); }) == "no error");
+  CHECK(parse_fault_text("forget_session,method=tools/call,sessions=2").frame->fault->attributes() == json{{"sessions", 2}});
+}

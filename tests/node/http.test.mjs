@@ -1,0 +1,225 @@
+// End to end over Streamable HTTP and the legacy HTTP+SSE transport: the
+// official MCP SDK client talks to server-everything directly and through
+// `faultline proxy --protocol http`, with and without faults, and checks what
+// the client sees against what each fault promised, and what faultline recorded.
+import { test, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { Client } from '@modelcontextprotocol/sdk/client/index.js';
+import { StreamableHTTPClientTransport, StreamableHTTPError } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
+import { SSEClientTransport } from '@modelcontextprotocol/sdk/client/sse.js';
+import { McpError, ErrorCode, ToolListChangedNotificationSchema } from '@modelcontextprotocol/sdk/types.js';
+import { startEverything, startFaultline, recordingFetch, messages, sleep } from './http-peers.mjs';
+
+const servers = {};
+async function server(transport) {
+  servers[transport] ??= await startEverything(transport);
+  return servers[transport];
+}
+after(async () => {
+  for (const s of Object.values(servers)) await s.stop();
+});
+
+// An SDK client over `transport` ('streamableHttp' or 'sse') to `port`, recording what crossed.
+async function connect(transport, port) {
+  const log = [];
+  const fetch = recordingFetch(log);
+  const t = transport === 'sse'
+    ? new SSEClientTransport(new URL(`http://127.0.0.1:${port}/sse`), { fetch })
+    : new StreamableHTTPClientTransport(new URL(`http://127.0.0.1:${port}/mcp`), { fetch });
+  const client = new Client({ name: 'faultline-http-e2e', version: '1.0.0' });
+  const s = { client, transport: t, log, errors: [], listChanged: 0 };
+  client.onerror = (e) => s.errors.push(e);
+  client.setNotificationHandler(ToolListChangedNotificationSchema, () => { s.listChanged++; });
+  await client.connect(t);
+  s.close = async () => { await client.close().catch(() => {}); };
+  return s;
+}
+
+async function timed(promise) {
+  const t0 = Date.now();
+  try {
+    return { ok: true, value: await promise, ms: Date.now() - t0 };
+  } catch (error) {
+    return { ok: false, error, ms: Date.now() - t0 };
+  }
+}
+
+const echo = (client, message, timeout = 5000) =>
+  client.callTool({ name: 'echo', arguments: { message } }, undefined, { timeout });
+
+// The same work on a session, returning what the client got.
+async function work(s) {
+  const tools = await s.client.listTools();
+  const e = await echo(s.client, 'hello');
+  const sum = await s.client.callTool({ name: 'get-sum', arguments: { a: 2, b: 40 } });
+  const prompts = await s.client.listPrompts();
+  await sleep(300);
+  return { tools, e, sum, prompts, server: s.client.getServerVersion() };
+}
+
+// faultline with `faults` in front of a fresh server-everything; the test body gets both.
+async function through(transport, faults, body) {
+  const upstream = await server(transport);
+  const proxy = await startFaultline(upstream.port, { faults });
+  try {
+    await body(proxy);
+  } finally {
+    await proxy.stop();
+  }
+  return proxy.events();
+}
+
+for (const transport of ['streamableHttp', 'sse']) {
+  test(`${transport}: without faults a session through faultline is the same as a direct one, message for message`, async () => {
+    const upstream = await server(transport);
+    const direct = await connect(transport, upstream.port);
+    const directResult = await work(direct);
+    await direct.close();
+    let proxied;
+    let proxiedResult;
+    const events = await through(transport, [], async (proxy) => {
+      proxied = await connect(transport, proxy.port);
+      proxiedResult = await work(proxied);
+      proxied.errorsBeforeClose = proxied.errors.length;  // closing aborts the GET stream, an error of its own
+      await proxied.close();
+      await sleep(200);
+    });
+    assert.deepEqual(proxiedResult, directResult);
+    assert.ok(proxiedResult.tools.tools.length > 5);
+    assert.deepEqual(messages(proxied.log), messages(direct.log), 'the same JSON-RPC messages, byte for byte');
+    assert.ok(messages(proxied.log).length >= 10);
+    assert.equal(proxied.errorsBeforeClose, 0, String(proxied.errors));
+
+    const init = events.find((e) => e.kind === 'session.initialize');
+    assert.equal(init.clientInfo.name, 'faultline-http-e2e');
+    assert.ok(init.protocolVersion);
+    assert.ok(events.find((e) => e.kind === 'session.new').session);
+    assert.ok(events.find((e) => e.kind === 'tools.listed').count > 5);
+    const call = events.find((e) => e.kind === 'rpc.response' && e.method === 'tools/call');
+    assert.ok(call.latency_ms >= 0 && call.session);
+    const requests = events.filter((e) => e.kind === 'http.request');
+    assert.ok(requests.some((e) => e.method === 'POST') && requests.some((e) => e.method === 'GET'));
+    assert.equal(events.filter((e) => e.kind === 'rpc.orphan_response').length, 0);
+    assert.ok(events.some((e) => e.kind === 'session.connect'));
+  });
+}
+
+test('drop,method=notifications/tools/list_changed: the client never hears that the tool list changed', async () => {
+  const upstream = await server('sse');
+  const direct = await connect('sse', upstream.port);
+  await sleep(800);
+  await direct.close();
+  assert.ok(direct.listChanged >= 1, 'server-everything announces its conditional tools');
+  let s;
+  const events = await through('sse', ['drop,method=notifications/tools/list_changed'], async (proxy) => {
+    s = await connect('sse', proxy.port);
+    await sleep(800);
+    assert.ok((await s.client.listTools()).tools.length > 5, 'the session goes on');
+    await s.close();
+    await sleep(100);
+  });
+  assert.equal(s.listChanged, 0);
+  const injected = events.filter((e) => e.kind === 'fault.inject');
+  assert.ok(injected.length >= 1);
+  assert.ok(injected.every((e) => e.method === 'notifications/tools/list_changed'));
+});
+
+test('error: a POSTed tools/call is answered with the injected JSON-RPC error', async () => {
+  const events = await through('streamableHttp', ['error,method=tools/call,code=-32042,message=injected by faultline'], async (proxy) => {
+    const s = await connect('streamableHttp', proxy.port);
+    const r = await timed(echo(s.client, 'x'));
+    assert.equal(r.ok, false);
+    assert.ok(r.error instanceof McpError);
+    assert.equal(r.error.code, -32042);
+    assert.match(r.error.message, /injected by faultline/);
+    await s.close();
+    await sleep(100);
+  });
+  const resp = events.find((e) => e.kind === 'rpc.response' && e.method === 'tools/call');
+  assert.equal(resp.injected, true);
+});
+
+test('forget_session: requests of the forgotten session get 404; a new session works', async () => {
+  const events = await through('streamableHttp', ['forget_session,method=tools/call'], async (proxy) => {
+    const s = await connect('streamableHttp', proxy.port);
+    const r = await timed(echo(s.client, 'x'));
+    assert.equal(r.ok, false);
+    assert.ok(r.error instanceof StreamableHTTPError, String(r.error));
+    assert.equal(r.error.code, 404);
+    const again = await timed(s.client.listTools());
+    assert.equal(again.ok, false, 'the session stays forgotten');
+    await s.close();
+    const fresh = await connect('streamableHttp', proxy.port);  // what a good client does: initialize again
+    assert.ok(await echo(fresh.client, 'after'));
+    await fresh.close();
+    await sleep(100);
+  });
+  const lost = events.filter((e) => e.kind === 'session.lost');
+  assert.ok(lost.length >= 2 && lost.every((e) => e.status === 404 && e.injected));
+  assert.equal(new Set(lost.map((e) => e.session)).size, 1);
+});
+
+test('unknown_session: requests of the session get 400 instead of 404', async () => {
+  await through('streamableHttp', ['unknown_session,method=tools/call'], async (proxy) => {
+    const s = await connect('streamableHttp', proxy.port);
+    const r = await timed(echo(s.client, 'x'));
+    assert.equal(r.ok, false);
+    assert.equal(r.error.code, 400);
+    assert.match(String(r.error.message), /No valid session ID/);
+    await s.close();
+  });
+});
+
+test('get_405: no standalone SSE stream; the client carries on with POST responses', async () => {
+  const events = await through('streamableHttp', ['get_405'], async (proxy) => {
+    const s = await connect('streamableHttp', proxy.port);
+    await sleep(300);
+    assert.ok(await echo(s.client, 'still works'));
+    assert.equal(s.errors.length, 0, String(s.errors));
+    await s.close();
+    await sleep(100);
+  });
+  const gets = events.filter((e) => e.kind === 'http.request' && e.method === 'GET');
+  assert.ok(gets.length >= 1 && gets.every((e) => e.status === 405 && e.injected));
+  assert.equal(events.filter((e) => e.kind === 'sse.open' && e.method === 'GET').length, 0);
+});
+
+test('close_sse: the POST stream is cut before the result; the client resumes with Last-Event-ID and gets it', async () => {
+  const events = await through('streamableHttp', ['close_sse,kind=response,method=tools/call'], async (proxy) => {
+    const s = await connect('streamableHttp', proxy.port);
+    const r = await timed(echo(s.client, 'resumed', 8000));
+    assert.equal(r.ok, true, String(r.error));
+    assert.equal(r.value.content[0].text, 'Echo: resumed');
+    await s.close();
+    await sleep(100);
+  });
+  assert.ok(events.some((e) => e.kind === 'sse.close' && e.how === 'fault_close'));
+  const reconnect = events.find((e) => e.kind === 'session.reconnect');
+  assert.ok(reconnect && reconnect.last_event_id, 'the resumption is recorded with its Last-Event-ID');
+});
+
+test('close_sse with strip_event_ids: no id to resume from, the call is lost (OUTAGES #7)', async () => {
+  await through('streamableHttp', ['strip_event_ids', 'close_sse,kind=response,method=tools/call'], async (proxy) => {
+    const s = await connect('streamableHttp', proxy.port);
+    const r = await timed(echo(s.client, 'lost', 1500));
+    assert.equal(r.ok, false);
+    assert.equal(r.error.code, ErrorCode.RequestTimeout);
+    await s.close();
+  });
+});
+
+test('rewrite_retry: the client waits the retry: the link wrote before it resumes a cut stream', async () => {
+  const events = await through('streamableHttp',
+    ['rewrite_retry,retry=1200,add=1', 'close_sse,how=end,kind=response,method=tools/call'], async (proxy) => {
+      const s = await connect('streamableHttp', proxy.port);
+      const r = await timed(echo(s.client, 'slow resume', 8000));
+      assert.equal(r.ok, true, String(r.error));
+      assert.ok(r.ms >= 1100, `${r.ms} ms`);
+      await s.close();
+      await sleep(100);
+    });
+  const cut = events.find((e) => e.kind === 'sse.close' && e.how === 'fault_end');
+  const resume = events.find((e) => e.kind === 'session.reconnect');
+  assert.ok(cut && resume);
+  assert.ok(resume.t - cut.t >= 1.1, `resumed ${resume.t - cut.t} s after the cut`);
+});
