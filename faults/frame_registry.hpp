@@ -52,5 +52,8 @@ std::shared_ptr<const FrameFault> make_get_405_frame_fault(AttributeReader&);
 std::shared_ptr<const FrameFault> make_close_sse_frame_fault(AttributeReader&);
 std::shared_ptr<const FrameFault> make_strip_event_ids_frame_fault(AttributeReader&);
 std::shared_ptr<const FrameFault> make_rewrite_retry_frame_fault(AttributeReader&);
+std::shared_ptr<const FrameFault> make_ws_close_frame_fault(AttributeReader&);
+std::shared_ptr<const FrameFault> make_swallow_pongs_frame_fault(AttributeReader&);
+std::shared_ptr<const FrameFault> make_fragment_frame_fault(AttributeReader&);
 
 }  // namespace faultline

@@ -20,7 +20,7 @@ using boost::asio::ip::tcp;
 namespace asio = boost::asio;
 
 // Each protocol here has its session in make_link_session.
-const char* const kProtocols[] = {"tcp", "http"};
+const char* const kProtocols[] = {"tcp", "websocket", "http"};
 
 bool is_link_protocol(const std::string& protocol) {
   for (const char* p : kProtocols)
