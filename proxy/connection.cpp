@@ -13,7 +13,6 @@
 
 #include "core/rng.hpp"
 #include "proxy/link.hpp"
-#include "proxy/precise_wait.hpp"
 
 namespace faultline {
 
@@ -57,85 +56,6 @@ Connection::By receiver_of(Direction d) {
 
 }  // namespace
 
-// A fault attached to one direction of one connection: the fault's stage, its
-// seeded random source, and the waits it has in progress (cancelled when the
-// fault is removed or the connection closes).
-class AttachedFault final : public AttachedStage, public StageContext {
- public:
-  AttachedFault(Connection& conn, Direction dir, std::shared_ptr<const FaultSpec> spec)
-      : conn_(conn),
-        dir_(dir),
-        spec_(std::move(spec)),
-        stage_(spec_->fault->instantiate()),
-        rng_(derive_seed(conn.link().env().seed, conn.link().name(), spec_->name, conn.number())) {
-    const double roll = rng_.uniform();
-    selected_ = roll < spec_->toxicity;
-    counters_ = conn_.link().stats().fault(spec_->name, spec_->type);
-    ++(selected_ ? counters_->connections_selected : counters_->connections_skipped);
-    conn_.link().env().events.emit(conn_.link().source(), "fault.decision",
-                                   {{"conn", conn_.number()},
-                                    {"fault", spec_->name},
-                                    {"type", spec_->type},
-                                    {"direction", to_string(dir_)},
-                                    {"toxicity", spec_->toxicity},
-                                    {"roll", roll},
-                                    {"applied", selected_}});
-  }
-
-  // AttachedStage
-  ByteStage& stage() override { return *stage_; }
-  StageContext& context() override { return *this; }
-  bool active() const override { return selected_ && !removed_; }
-
-  // StageContext
-  Clock::time_point now() const override { return Clock::now(); }
-  asio::awaitable<bool> wait_until(Clock::time_point deadline) override {
-    if (removed_ || conn_.closing()) co_return false;
-    asio::steady_timer timer(conn_.executor());
-    waits_.push_back(&timer);
-    const auto ec = co_await precise_wait(timer, deadline);
-    waits_.erase(std::find(waits_.begin(), waits_.end(), &timer));
-    co_return !ec && !removed_ && !conn_.closing();
-  }
-  bool removed() const override { return removed_; }
-  Rng& rng() override { return rng_; }
-  Direction direction() const override { return dir_; }
-  void injected(nlohmann::json detail) override {
-    ++counters_->injections;
-    if (detail.is_null()) return;
-    nlohmann::json fields = {{"conn", conn_.number()},
-                             {"fault", spec_->name},
-                             {"type", spec_->type},
-                             {"direction", to_string(dir_)}};
-    if (detail.is_object()) fields.update(detail);
-    conn_.link().env().events.emit(conn_.link().source(), "fault.inject", std::move(fields));
-  }
-  void close_connection(CloseMode mode, std::string_view reason) override {
-    conn_.close(mode, Connection::By::proxy, "fault", std::string(reason) + " (" + spec_->name + ")");
-  }
-
-  const FaultSpec& spec() const { return *spec_; }
-  bool selected() const { return selected_; }
-  void cancel_waits() {
-    for (auto* t : waits_) t->cancel();
-  }
-  void remove() {
-    removed_ = true;
-    cancel_waits();
-  }
-
- private:
-  Connection& conn_;
-  Direction dir_;
-  std::shared_ptr<const FaultSpec> spec_;
-  std::unique_ptr<ByteStage> stage_;
-  Rng rng_;
-  std::shared_ptr<FaultCounters> counters_;
-  bool selected_ = false;
-  bool removed_ = false;
-  std::vector<asio::steady_timer*> waits_;
-};
-
 // ---------------------------------------------------------------- Pipe
 
 Pipe::Pipe(Connection& conn, Direction dir, tcp::socket& from, tcp::socket& to)
@@ -149,24 +69,11 @@ void Pipe::rebuild_chain() {
 }
 
 void Pipe::attach(std::shared_ptr<const FaultSpec> spec, std::optional<std::size_t> position) {
-  auto fault = std::make_shared<AttachedFault>(conn_, dir_, std::move(spec));
+  auto fault = std::make_shared<AttachedByteFault>(conn_, dir_, std::move(spec));
   const auto at = position ? std::min(*position, attached_.size()) : attached_.size();
   attached_.insert(attached_.begin() + static_cast<std::ptrdiff_t>(at), fault);
   rebuild_chain();
-  if (fault->selected()) {
-    auto self = conn_.shared_from_this();
-    asio::co_spawn(
-        conn_.executor(),
-        [self, fault]() -> asio::awaitable<void> { co_await fault->stage().on_attach(*fault); },
-        [](std::exception_ptr e) {
-          if (!e) return;
-          try {
-            std::rethrow_exception(e);
-          } catch (const std::exception& ex) {
-            spdlog::error("fault attach failed: {}", ex.what());
-          }
-        });
-  }
+  AttachedByteFault::start(fault, conn_.shared_from_this());
 }
 
 std::optional<std::size_t> Pipe::detach(const std::string& name) {

@@ -17,6 +17,7 @@
 
 #include "faults/fault_chain.hpp"
 #include "faults/fault_spec.hpp"
+#include "proxy/attached_fault.hpp"
 #include "proxy/link_session.hpp"
 #include "proxy/wake_signal.hpp"
 
@@ -24,7 +25,6 @@ namespace faultline {
 
 class Link;
 class Connection;
-class AttachedFault;
 
 class Pipe final : public ChainSink {
  public:
@@ -35,7 +35,7 @@ class Pipe final : public ChainSink {
   // Returns the position the fault had, if it was attached here.
   std::optional<std::size_t> detach(const std::string& name);
   void wake();  // on close: let waiting loops see it
-  const std::vector<std::shared_ptr<AttachedFault>>& attached() const { return attached_; }
+  const std::vector<std::shared_ptr<AttachedByteFault>>& attached() const { return attached_; }
 
   asio::awaitable<void> write(Chunk chunk) override;
   asio::awaitable<void> end(StreamEnd end) override;
@@ -62,12 +62,12 @@ class Pipe final : public ChainSink {
   std::size_t queued_bytes_ = 0;
   bool pump_running_ = false;
   WakeSignal space_ready_;
-  std::vector<std::shared_ptr<AttachedFault>> attached_;
+  std::vector<std::shared_ptr<AttachedByteFault>> attached_;
   std::shared_ptr<FaultChain> chain_;
   std::uint64_t bytes_ = 0;
 };
 
-class Connection final : public LinkSession, public std::enable_shared_from_this<Connection> {
+class Connection final : public LinkSession, public FaultHost, public std::enable_shared_from_this<Connection> {
  public:
   explicit Connection(SessionStart start);
   ~Connection() override;
@@ -89,15 +89,19 @@ class Connection final : public LinkSession, public std::enable_shared_from_this
   // Who ended the connection first and how, for conn.close.
   enum class By { client, server, proxy };
   void close(CloseMode mode, By by, std::string how, std::string reason);
-  bool closing() const { return closing_; }
 
   // A pipe delivered its end (FIN) to the far side.
   void pipe_finished(Direction dir);
   // A pipe's reader saw the stream end.
   void note_end(Direction dir, const StreamEnd& end);
 
-  Link& link() { return *link_; }
-  std::uint64_t number() const { return number_; }
+  // FaultHost
+  Link& link() override { return *link_; }
+  std::uint64_t number() const override { return number_; }
+  bool closing() const override { return closing_; }
+  void close_for_fault(CloseMode mode, std::string reason) override {
+    close(mode, By::proxy, "fault", std::move(reason));
+  }
   // Runs a coroutine of this connection; an exception in it closes the connection.
   void spawn(asio::awaitable<void> work);
 

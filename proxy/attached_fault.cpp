@@ -1,0 +1,83 @@
+#include "proxy/attached_fault.hpp"
+
+#include <algorithm>
+
+#include <boost/asio/co_spawn.hpp>
+#include <spdlog/spdlog.h>
+
+#include "core/rng.hpp"
+#include "proxy/link.hpp"
+#include "proxy/precise_wait.hpp"
+
+namespace faultline {
+
+void emit_for(FaultHost& host, std::string kind, nlohmann::json fields) {
+  fields["conn"] = host.number();
+  host.link().env().events.emit(host.link().source(), std::move(kind), std::move(fields));
+}
+
+boost::asio::awaitable<bool> FaultWaits::wait(boost::asio::any_io_executor ex, Clock::time_point deadline) {
+  boost::asio::steady_timer timer(std::move(ex));
+  timers_.push_back(&timer);
+  const auto ec = co_await precise_wait(timer, deadline);
+  timers_.erase(std::find(timers_.begin(), timers_.end(), &timer));
+  co_return !ec;
+}
+
+void FaultWaits::cancel_all() {
+  for (auto* t : timers_) t->cancel();
+}
+
+AttachedByteFault::AttachedByteFault(FaultHost& host, Direction dir, std::shared_ptr<const FaultSpec> spec)
+    : host_(host),
+      dir_(dir),
+      spec_(std::move(spec)),
+      stage_(spec_->fault->instantiate()),
+      rng_(derive_seed(host.link().env().seed, host.link().name(), spec_->name, host.number())),
+      counters_(host.link().stats().fault(spec_->name, spec_->type)) {
+  const double roll = rng_.uniform();
+  selected_ = roll < spec_->toxicity;
+  ++(selected_ ? counters_->connections_selected : counters_->connections_skipped);
+  emit_for(host_, "fault.decision",
+           {{"fault", spec_->name},
+            {"type", spec_->type},
+            {"direction", to_string(dir_)},
+            {"toxicity", spec_->toxicity},
+            {"roll", roll},
+            {"applied", selected_}});
+}
+
+boost::asio::awaitable<bool> AttachedByteFault::wait_until(Clock::time_point deadline) {
+  if (removed_ || host_.closing()) co_return false;
+  const bool on_time = co_await waits_.wait(host_.executor(), deadline);
+  co_return on_time && !removed_ && !host_.closing();
+}
+
+void AttachedByteFault::injected(nlohmann::json detail) {
+  ++counters_->injections;
+  if (detail.is_null()) return;  // counted, not recorded (a fault records its first injection, say)
+  nlohmann::json fields = {{"fault", spec_->name}, {"type", spec_->type}, {"direction", to_string(dir_)}};
+  if (detail.is_object()) fields.update(detail);
+  emit_for(host_, "fault.inject", std::move(fields));
+}
+
+void AttachedByteFault::close_connection(CloseMode mode, std::string_view reason) {
+  host_.close_for_fault(mode, std::string(reason) + " (" + spec_->name + ")");
+}
+
+void AttachedByteFault::start(const std::shared_ptr<AttachedByteFault>& fault, std::shared_ptr<void> session) {
+  if (!fault->selected_) return;
+  boost::asio::co_spawn(
+      fault->host_.executor(),
+      [fault, session]() -> boost::asio::awaitable<void> { co_await fault->stage().on_attach(*fault); },
+      [name = fault->spec_->name](std::exception_ptr e) {
+        if (!e) return;
+        try {
+          std::rethrow_exception(e);
+        } catch (const std::exception& ex) {
+          spdlog::error("fault {}: {}", name, ex.what());
+        }
+      });
+}
+
+}  // namespace faultline
