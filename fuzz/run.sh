@@ -13,7 +13,7 @@ source_dir=${FUZZ_SOURCE_DIR:-$here}        # override to build from a reduced p
 build_dir=${FUZZ_BUILD_DIR:-$here/build-fuzz}
 jobs=${FUZZ_JOBS:-2}
 targets=("$@")
-[ ${#targets[@]} -gt 0 ] || targets=(fuzz_frame fuzz_ndjson fuzz_sse fuzz_http_body)
+[ ${#targets[@]} -gt 0 ] || targets=(fuzz_frame fuzz_ndjson fuzz_sse fuzz_http_body fuzz_ws)
 
 for tool in clang clang++; do
   command -v "$tool" >/dev/null || { echo "fuzz: $tool not found (scripts/install-deps.sh installs it)" >&2; exit 2; }
