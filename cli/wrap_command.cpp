@@ -34,11 +34,18 @@ struct WrapOptions {
 
 constexpr int kExitCannotRun = 127;  // as a shell reports a command it cannot run
 
+// The faults of --faults FILE and --fault, refusing those a stdio link cannot
+// apply (websocket and http types, a session match) rather than ignoring them.
 std::vector<FrameFaultSpec> load_faults(const WrapOptions& o) {
   std::vector<FrameFaultSpec> specs;
-  if (!o.faults_file.empty()) specs = parse_frame_faults(read_json_file(o.faults_file), o.faults_file + " ");
+  if (!o.faults_file.empty()) {
+    specs = parse_frame_faults(read_json_file(o.faults_file), o.faults_file + " ");
+    for (std::size_t i = 0; i < specs.size(); ++i)
+      check_frame_fault_transport(specs[i], "stdio", o.faults_file + " /" + std::to_string(i));
+  }
   for (const auto& text : o.faults) {
     specs.push_back(parse_frame_fault_text(text));
+    check_frame_fault_transport(specs.back(), "stdio", "--fault " + text + " ");
     for (std::size_t i = 0; i + 1 < specs.size(); ++i)
       if (specs[i].name == specs.back().name)
         throw ConfigError("--fault " + text, "a fault named \"" + specs.back().name + "\" already exists (give name=...)");

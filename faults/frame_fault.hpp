@@ -21,13 +21,15 @@
 
 namespace faultline {
 
-// One message on its way through a direction: the frame, when it arrived, and
-// for a reply the method of the request it answers (so `match` can select
-// replies by method).
+// One message on its way through a direction: the frame, when it arrived, for
+// a reply the method of the request it answers (so `match` can select replies
+// by method), and on an http link the MCP session it belongs to.
 struct WireFrame {
   mcp::Frame frame;
   Clock::time_point arrival;
-  std::string method;  // a call's method, or the answered request's method; "" when unknown
+  std::string method;   // a call's method, or the answered request's method; "" when unknown
+  std::string session;  // http: Mcp-Session-Id (or the legacy ?sessionId=); "" while unknown and on
+                        // websocket and stdio links (one session per connection or run)
 };
 
 // What a frame stage may also do to its link. Implemented by the stdio link.

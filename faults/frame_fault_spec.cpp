@@ -2,6 +2,7 @@
 
 #include <charconv>
 #include <set>
+#include <utility>
 
 #include "core/errors.hpp"
 #include "faults/fault_text.hpp"
@@ -43,7 +44,30 @@ FrameFaultSpec parse(const nlohmann::json& fault, const std::string& pointer, bo
   return spec;
 }
 
+// "websocket only: faultline proxy --protocol websocket" for a type's transports.
+std::string transports_needed(unsigned transports) {
+  static constexpr std::pair<unsigned, std::string_view> kNames[] = {
+      {kStdio, "stdio"}, {kWebSocket, "websocket"}, {kHttp, "http"}};
+  std::string names;
+  for (const auto& [bit, name] : kNames)
+    if (transports & bit) names += (names.empty() ? "" : " or ") + std::string(name);
+  if (transports == kStdio) return "stdio only: faultline wrap";
+  if (transports == kWebSocket || transports == kHttp) return names + " only: faultline proxy --protocol " + names;
+  return "needs a " + names + " link";
+}
+
 }  // namespace
+
+void check_frame_fault_transport(const FrameFaultSpec& spec, std::string_view transport, const std::string& pointer) {
+  const auto* type = find_frame_fault_type(spec.type);
+  if (type && !(type->transports & transport_bit(transport)))
+    throw ConfigError(pointer + "/type", "a " + spec.type + " fault does not work on a " + std::string(transport) +
+                                             " link (" + transports_needed(type->transports) + ")");
+  if (!spec.match.session.empty() && transport_bit(transport) != kHttp)
+    throw ConfigError(pointer + "/match/session",
+                      "a session match needs an http link (only http messages carry an Mcp-Session-Id); this link's "
+                      "transport is " + std::string(transport));
+}
 
 nlohmann::json FrameFaultSpec::to_json() const {
   nlohmann::json j = {{"name", name},
@@ -88,7 +112,7 @@ FrameFaultSpec parse_frame_fault_text(std::string_view text) {
   for (const auto& [key, value] : parts.items) {
     if (key == "name" || key == "stream" || key == "direction" || key == "toxicity" || key == "probability") {
       fault[key] = value;
-    } else if (key == "method" || key == "kind") {
+    } else if (key == "method" || key == "kind" || key == "session") {
       fault["match"][key] = value;
     } else if (key == "id") {
       std::int64_t n = 0;

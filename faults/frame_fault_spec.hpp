@@ -36,8 +36,13 @@ std::vector<FrameFaultSpec> parse_frame_faults(const nlohmann::json& faults, con
 
 // The command line form, as `faultline proxy --fault`: TYPE[,KEY=VALUE...] where
 // KEY is name, stream/direction, toxicity/probability, a match key (method, id,
-// kind with '|' between kinds) or one of the type's attributes. id=7 is an
+// kind with '|' between kinds, session) or one of the type's attributes. id=7 is an
 // integer id, id="7" a string id. Text starting with '{' is a JSON fault object.
 FrameFaultSpec parse_frame_fault_text(std::string_view text);
+
+// Refuses a fault a link of `transport` ("stdio", "websocket", "http") cannot
+// apply: a type made for other transports, or a session match off http (only
+// http frames carry a session). Errors name `pointer`/type or `pointer`/match/session.
+void check_frame_fault_transport(const FrameFaultSpec& spec, std::string_view transport, const std::string& pointer);
 
 }  // namespace faultline

@@ -21,12 +21,14 @@ nlohmann::json describe(const WireFrame& f) {
   nlohmann::json d = {{"frame_kind", std::string(mcp::to_string(f.frame.kind))}};
   if (!f.method.empty()) d["method"] = f.method;
   if (f.frame.id.present()) d["id"] = f.frame.id.to_json();
+  if (!f.session.empty()) d["session"] = f.session;
   return d;
 }
 
 bool FrameMatch::matches(const WireFrame& f) const {
   if (!kinds.empty() && std::find(kinds.begin(), kinds.end(), f.frame.kind) == kinds.end()) return false;
   if (id && !(f.frame.id == *id)) return false;
+  if (!session.empty() && f.session != session) return false;
   if (!method.empty()) {
     if (method.back() == '*') {
       if (f.method.compare(0, method.size() - 1, method, 0, method.size() - 1) != 0) return false;
@@ -46,6 +48,7 @@ nlohmann::json FrameMatch::to_json() const {
     for (auto kind : kinds) k.push_back(std::string(mcp::to_string(kind)));
     j["kind"] = k;
   }
+  if (!session.empty()) j["session"] = session;
   return j;
 }
 
@@ -80,7 +83,7 @@ std::vector<mcp::FrameKind> parse_frame_kinds(const nlohmann::json& value, const
 FrameMatch parse_frame_match(const nlohmann::json& match, const std::string& pointer) {
   FrameMatch m;
   if (match.is_null()) return m;
-  if (!match.is_object()) throw ConfigError(pointer, "match must be an object {method, id, kind}");
+  if (!match.is_object()) throw ConfigError(pointer, "match must be an object {method, id, kind, session}");
   for (auto it = match.begin(); it != match.end(); ++it) {
     const std::string where = pointer + "/" + it.key();
     if (it.key() == "method") {
@@ -92,8 +95,12 @@ FrameMatch parse_frame_match(const nlohmann::json& match, const std::string& poi
       m.id = *id;
     } else if (it.key() == "kind") {
       m.kinds = parse_frame_kinds(*it, where);
+    } else if (it.key() == "session") {
+      if (!it->is_string() || it->get<std::string>().empty())
+        throw ConfigError(where, "must be a non-empty string (an Mcp-Session-Id)");
+      m.session = it->get<std::string>();
     } else {
-      throw ConfigError(where, "unknown match field (known: method, id, kind)");
+      throw ConfigError(where, "unknown match field (known: method, id, kind, session)");
     }
   }
   return m;

@@ -25,6 +25,7 @@
 #include "mcp/http_body.hpp"
 #include "mcp/ndjson_codec.hpp"
 #include "mcp/sse_codec.hpp"
+#include "proxy/attached_fault.hpp"
 #include "proxy/http_sessions.hpp"
 #include "proxy/link.hpp"
 #include "proxy/wake_signal.hpp"
@@ -134,8 +135,12 @@ bool same_frames(const std::vector<WireFrame>& a, const std::vector<WireFrame>& 
   return true;
 }
 
-bool any_match(const FrameMatch& match, const std::vector<WireFrame>& frames) {
+// Whether a fault's match selects a request or an SSE event: one of its
+// messages matches. One without messages (a GET, a DELETE, a priming event) is
+// selected by an empty match, or by a match on its session alone.
+bool any_match(const FrameMatch& match, const std::vector<WireFrame>& frames, const std::string& session) {
   if (match.empty()) return true;
+  if (frames.empty()) return match.method.empty() && !match.id && match.kinds.empty() && match.session == session;
   return std::any_of(frames.begin(), frames.end(), [&](const WireFrame& f) { return match.matches(f); });
 }
 
@@ -170,9 +175,7 @@ class FaultSlot final : public HttpFaultContext {
     removed_ = true;
     cancel_waits();
   }
-  void cancel_waits() {
-    for (auto* t : waits_) t->cancel();
-  }
+  void cancel_waits() { waits_.cancel_all(); }
 
  private:
   HttpSession& session_;
@@ -182,51 +185,7 @@ class FaultSlot final : public HttpFaultContext {
   std::shared_ptr<FaultCounters> counters_;
   HttpFaultMemory* memory_ = nullptr;
   bool removed_ = false;
-  std::vector<asio::steady_timer*> waits_;
-};
-
-// ---------------------------------------------------------------- ByteSlot
-
-// A byte fault on one direction of one connection. The link parses HTTP, so
-// byte faults act where bytes leave it: on what it writes to the server
-// (upstream) or to the client (downstream), chunk by chunk as written.
-class ByteSlot final : public AttachedStage, public StageContext {
- public:
-  ByteSlot(HttpSession& session, std::shared_ptr<const FaultSpec> spec);
-
-  // AttachedStage
-  ByteStage& stage() override { return *stage_; }
-  StageContext& context() override { return *this; }
-  bool active() const override { return selected_ && !removed_; }
-
-  // StageContext
-  Clock::time_point now() const override { return Clock::now(); }
-  asio::awaitable<bool> wait_until(Clock::time_point deadline) override;
-  bool removed() const override { return removed_; }
-  Rng& rng() override { return rng_; }
-  Direction direction() const override { return spec_->direction; }
-  void injected(nlohmann::json detail) override;
-  void close_connection(CloseMode mode, std::string_view reason) override;
-
-  const FaultSpec& spec() const { return *spec_; }
-  bool selected() const { return selected_; }
-  void remove() {
-    removed_ = true;
-    cancel_waits();
-  }
-  void cancel_waits() {
-    for (auto* t : waits_) t->cancel();
-  }
-
- private:
-  HttpSession& session_;
-  std::shared_ptr<const FaultSpec> spec_;
-  std::unique_ptr<ByteStage> stage_;
-  Rng rng_;
-  std::shared_ptr<FaultCounters> counters_;
-  bool selected_ = false;
-  bool removed_ = false;
-  std::vector<asio::steady_timer*> waits_;
+  FaultWaits waits_;
 };
 
 // Where a direction's byte chain ends: the socket toward the peer.
@@ -320,7 +279,7 @@ class Flow final : public FrameSink, public std::enable_shared_from_this<Flow> {
 
 // ---------------------------------------------------------------- HttpSession
 
-class HttpSession final : public LinkSession, public std::enable_shared_from_this<HttpSession> {
+class HttpSession final : public LinkSession, public FaultHost, public std::enable_shared_from_this<HttpSession> {
  public:
   enum class By { client, server, proxy };
 
@@ -336,9 +295,14 @@ class HttpSession final : public LinkSession, public std::enable_shared_from_thi
   void drain(std::chrono::milliseconds grace, const std::string& reason) override;
 
   void close(CloseMode mode, By by, std::string how, std::string reason);
-  bool closing() const { return closing_; }
-  Link& link() { return *link_; }
-  std::uint64_t number() const { return number_; }
+  // FaultHost
+  bool closing() const override { return closing_; }
+  Link& link() override { return *link_; }
+  std::uint64_t number() const override { return number_; }
+  void close_for_fault(CloseMode mode, std::string reason) override {
+    close(mode, By::proxy, "fault", std::move(reason));
+  }
+
   HttpLinkState& state() { return *state_; }
   const std::vector<std::shared_ptr<FaultSlot>>& slots() const { return slots_; }
   void emit(std::string kind, nlohmann::json fields) {
@@ -385,7 +349,9 @@ class HttpSession final : public LinkSession, public std::enable_shared_from_thi
   asio::awaitable<void> write_event(SseStream& stream, const mcp::SseEvent& event, bool edited);
   asio::awaitable<void> write_sse_frame(SseStream& stream, WireFrame frame);
   std::shared_ptr<Flow> make_flow(Direction dir, std::string key, Flow::Deliver deliver);
-  std::vector<WireFrame> observe_body(std::string_view body, const std::string& key, mcp::Peer from);
+  // The messages of a body, recorded under `key`; `session` is "" while unknown.
+  std::vector<WireFrame> observe_body(std::string_view body, const std::string& key, const std::string& session,
+                                      mcp::Peer from);
   std::shared_ptr<asio::cancellation_signal> watch_client();
   asio::awaitable<void> flush_client();
   void finish_exchange(Exchange& x);
@@ -403,7 +369,7 @@ class HttpSession final : public LinkSession, public std::enable_shared_from_thi
   beast::flat_buffer client_buffer_;
   beast::flat_buffer server_buffer_;
   std::vector<std::shared_ptr<FaultSlot>> slots_;
-  std::vector<std::shared_ptr<ByteSlot>> byte_slots_;
+  std::vector<std::shared_ptr<AttachedByteFault>> byte_slots_;
   SocketSink up_sink_{*this, Direction::upstream};
   SocketSink down_sink_{*this, Direction::downstream};
   std::shared_ptr<FaultChain> byte_chain_[2];
@@ -447,11 +413,8 @@ FaultSlot::FaultSlot(HttpSession& session, std::shared_ptr<const FaultSpec> spec
 
 asio::awaitable<bool> FaultSlot::wait_until(Clock::time_point deadline) {
   if (removed_ || session_.closing()) co_return false;
-  asio::steady_timer timer(session_.executor(), deadline);
-  waits_.push_back(&timer);
-  auto [ec] = co_await timer.async_wait(use_tuple);
-  waits_.erase(std::find(waits_.begin(), waits_.end(), &timer));
-  co_return !ec && !removed_ && !session_.closing();
+  const bool on_time = co_await waits_.wait(session_.executor(), deadline);
+  co_return on_time && !removed_ && !session_.closing();
 }
 
 void FaultSlot::injected(nlohmann::json detail) {
@@ -460,46 +423,6 @@ void FaultSlot::injected(nlohmann::json detail) {
   nlohmann::json fields = {{"fault", spec_->name}, {"type", spec_->type}, {"direction", to_string(spec_->direction)}};
   if (detail.is_object()) fields.update(detail);
   session_.emit("fault.inject", std::move(fields));
-}
-
-// ---------------------------------------------------------------- ByteSlot impl
-
-ByteSlot::ByteSlot(HttpSession& session, std::shared_ptr<const FaultSpec> spec)
-    : session_(session),
-      spec_(std::move(spec)),
-      stage_(spec_->fault->instantiate()),
-      rng_(derive_seed(session.link().env().seed, session.link().name(), spec_->name, session.number())),
-      counters_(session.link().stats().fault(spec_->name, spec_->type)) {
-  const double roll = rng_.uniform();
-  selected_ = roll < spec_->toxicity;
-  ++(selected_ ? counters_->connections_selected : counters_->connections_skipped);
-  session_.emit("fault.decision", {{"fault", spec_->name},
-                                   {"type", spec_->type},
-                                   {"direction", to_string(spec_->direction)},
-                                   {"toxicity", spec_->toxicity},
-                                   {"roll", roll},
-                                   {"applied", selected_}});
-}
-
-asio::awaitable<bool> ByteSlot::wait_until(Clock::time_point deadline) {
-  if (removed_ || session_.closing()) co_return false;
-  asio::steady_timer timer(session_.executor(), deadline);
-  waits_.push_back(&timer);
-  auto [ec] = co_await timer.async_wait(use_tuple);
-  waits_.erase(std::find(waits_.begin(), waits_.end(), &timer));
-  co_return !ec && !removed_ && !session_.closing();
-}
-
-void ByteSlot::injected(nlohmann::json detail) {
-  ++counters_->injections;
-  if (detail.is_null()) return;
-  nlohmann::json fields = {{"fault", spec_->name}, {"type", spec_->type}, {"direction", to_string(spec_->direction)}};
-  if (detail.is_object()) fields.update(detail);
-  session_.emit("fault.inject", std::move(fields));
-}
-
-void ByteSlot::close_connection(CloseMode mode, std::string_view reason) {
-  session_.close(mode, HttpSession::By::proxy, "fault", std::string(reason) + " (" + spec_->name + ")");
 }
 
 asio::awaitable<void> SocketSink::write(Chunk chunk) {
@@ -600,12 +523,13 @@ void HttpSession::spawn(std::function<asio::awaitable<void>()> work) {
 void HttpSession::attach(const std::shared_ptr<const FaultSpec>& spec) {
   if (closing_ || draining_) return;
   if (!spec->is_frame()) {
-    auto slot = std::make_shared<ByteSlot>(*this, spec);
+    // A byte fault acts where bytes leave the link, since the link parses
+    // HTTP: on what it writes to the server (upstream) or to the client
+    // (downstream), chunk by chunk as written.
+    auto slot = std::make_shared<AttachedByteFault>(*this, spec->direction, spec);
     byte_slots_.push_back(slot);
     rebuild_byte_chains();
-    if (slot->selected()) {
-      spawn([self = shared_from_this(), slot]() -> asio::awaitable<void> { co_await slot->stage().on_attach(*slot); });
-    }
+    AttachedByteFault::start(slot, shared_from_this());
     return;
   }
   slots_.push_back(std::make_shared<FaultSlot>(*this, spec));
@@ -835,7 +759,8 @@ asio::awaitable<void> HttpSession::answer_bad_request(int status, const std::str
   co_await flush_client();
 }
 
-std::vector<WireFrame> HttpSession::observe_body(std::string_view body, const std::string& key, mcp::Peer from) {
+std::vector<WireFrame> HttpSession::observe_body(std::string_view body, const std::string& key,
+                                                const std::string& session, mcp::Peer from) {
   std::vector<mcp::Frame> decoded;
   mcp::decode_http_body(body, decoded, mcp::HttpBodyOptions{kMaxBodyBytes, {}});
   std::vector<WireFrame> frames;
@@ -845,6 +770,7 @@ std::vector<WireFrame> HttpSession::observe_body(std::string_view body, const st
     wf.method = state_->observe(key, number_, from, f, at, false);
     wf.frame = std::move(f);
     wf.arrival = at;
+    wf.session = session;
     frames.push_back(std::move(wf));
   }
   return frames;
@@ -948,7 +874,8 @@ asio::awaitable<bool> HttpSession::exchange(Request req) {
 
   // The request's messages, recorded as they arrived.
   std::vector<WireFrame> frames;
-  if (req.method() == http::verb::post && !req.body().empty()) frames = observe_body(req.body(), x.key, mcp::Peer::client);
+  if (req.method() == http::verb::post && !req.body().empty())
+    frames = observe_body(req.body(), x.key, x.session, mcp::Peer::client);
   x.frames = frames.size();
 
   // HTTP faults on the request (forget_session, get_405, ...).
@@ -956,7 +883,7 @@ asio::awaitable<bool> HttpSession::exchange(Request req) {
   const auto slots = slots_;
   for (const auto& slot : slots) {
     if (!slot->http_stage() || slot->removed() || slot->direction() != Direction::upstream) continue;
-    const bool matched = any_match(slot->frame_spec().match, frames) && slot->roll();
+    const bool matched = any_match(slot->frame_spec().match, frames, x.session) && slot->roll();
     auto a = slot->http_stage()->on_request(view, matched, *slot);
     if (!a) continue;
     co_await answer(x, *a, true);
@@ -1094,7 +1021,7 @@ asio::awaitable<bool> HttpSession::relay_body(ResponseParser& parser, Exchange& 
   http::response<http::empty_body> head(parser.get().base());
   const bool json = mcp::body_type(head[http::field::content_type]) == mcp::BodyType::json;
   std::vector<WireFrame> frames;
-  if (json && !body.empty()) frames = observe_body(body, x.key, mcp::Peer::server);
+  if (json && !body.empty()) frames = observe_body(body, x.key, x.session, mcp::Peer::server);
 
   bool changed = false;
   std::vector<WireFrame> out = frames;
@@ -1260,6 +1187,7 @@ asio::awaitable<SseAction> HttpSession::deliver_event(SseStream& stream, Flow& f
     wf.method = state_->observe(stream.key, number_, mcp::Peer::server, f, at, false);
     wf.frame = std::move(f);
     wf.arrival = at;
+    wf.session = stream.session;
     frames.push_back(std::move(wf));
   }
   if (transparent) co_return SseAction::pass;  // already written as it arrived
@@ -1269,7 +1197,7 @@ asio::awaitable<SseAction> HttpSession::deliver_event(SseStream& stream, Flow& f
   const auto slots = slots_;
   for (const auto& slot : slots) {
     if (!slot->http_stage() || slot->removed() || slot->direction() != Direction::downstream) continue;
-    const bool matched = any_match(slot->frame_spec().match, frames) && slot->roll();
+    const bool matched = any_match(slot->frame_spec().match, frames, stream.session) && slot->roll();
     const auto action = slot->http_stage()->on_sse_event(event, matched, stream.first, *slot);
     if (action != SseAction::pass) co_return action;
   }

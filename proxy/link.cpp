@@ -159,10 +159,7 @@ void check_fault_fits_protocol(const FaultSpec& spec, const std::string& protoco
     throw ConfigError(pointer + "/type", "a " + spec.type +
                                              " fault acts on JSON-RPC messages; it needs a link with protocol "
                                              "websocket or http, and this link's protocol is " + protocol);
-  const auto* type = find_frame_fault_type(spec.type);
-  if (type && !(type->transports & transport_bit(protocol)))
-    throw ConfigError(pointer + "/type", "a " + spec.type + " fault does not work on a " + protocol + " link" +
-                                             (type->transports == kStdio ? " (stdio only: faultline wrap)" : ""));
+  check_frame_fault_transport(*spec.frame, protocol, pointer);
 }
 
 void Link::check_fault_fits(const FaultSpec& spec, const std::string& pointer) const {

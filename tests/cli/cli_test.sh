@@ -55,6 +55,21 @@ echo '[{"name":"a","listen":"127.0.0.1:0","upstream":"127.0.0.1:9","toxics":[{"t
 check "bad value in config names the pointer" 2 "badvalue.json: /0/toxics/0/attributes/latency: must be a number" -- "$bin" proxy --config "$work/badvalue.json"
 check "missing config" 2 "nope.json: cannot open file" -- "$bin" proxy --config "$work/nope.json"
 
+# wrap refuses frame faults a stdio link cannot apply, naming the pointer and the transport they need.
+echo '[{"type":"drop"},{"type":"ws_close","attributes":{"after_ms":10}}]' >"$work/wrap_ws.json"
+check "wrap refuses a websocket fault" 2 "wrap_ws.json /1/type: a ws_close fault does not work on a stdio link \(websocket only" -- "$bin" wrap --faults "$work/wrap_ws.json" -- true
+for type in forget_session unknown_session get_405 close_sse strip_event_ids rewrite_retry; do
+  echo '[{"type":"'$type'"}]' >"$work/wrap_http.json"
+  check "wrap refuses $type" 2 "wrap_http.json /0/type: a $type fault does not work on a stdio link \(http only" -- "$bin" wrap --faults "$work/wrap_http.json" -- true
+done
+for type in swallow_pongs fragment; do
+  check "wrap refuses --fault $type" 2 "--fault $type /type: a $type fault does not work on a stdio link \(websocket only" -- "$bin" wrap --fault "$type" -- true
+done
+echo '[{"type":"drop","match":{"session":"abc"}}]' >"$work/wrap_session.json"
+check "wrap refuses a session match" 2 "wrap_session.json /0/match/session: a session match needs an http link" -- "$bin" wrap --faults "$work/wrap_session.json" -- true
+echo '[{"type":"drop","match":{"method":"tools/call"}},{"type":"kill","attributes":{"after_ms":60000}}]' >"$work/wrap_ok.json"
+check "wrap takes stdio faults" 0 "" -- "$bin" wrap --faults "$work/wrap_ok.json" -- true
+
 # A run that ends on SIGTERM leaves a complete event file.
 port=$(free_port)
 "$bin" proxy --listen "127.0.0.1:$port" --upstream 127.0.0.1:9 --fault latency,latency=10 --events "$work/events.jsonl" --seed 5 2>"$work/run.err" &

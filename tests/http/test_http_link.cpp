@@ -2,6 +2,7 @@
 // upstream (blocking, on the harness's threads), raw HTTP/1.1 from the test
 // thread through faultline. Forwarding with keep-alive and headers intact, SSE
 // relayed event by event, the session record, frame and HTTP faults, bad input.
+#include <atomic>
 #include <map>
 #include <regex>
 
@@ -153,7 +154,7 @@ class McpUpstream {
       if (name == "initialize") {
         json_response(s,
                       R"({"result":{"protocolVersion":"2025-06-18","capabilities":{"tools":{}},"serverInfo":{"name":"scripted","version":"1"}},"jsonrpc":"2.0","id":)" + id + "}",
-                      "mcp-session-id: sess-1\r\n");
+                      "mcp-session-id: sess-" + std::to_string(++sessions_) + "\r\n");
       } else if (name == "tools/call") {
         write(s, "HTTP/1.1 200 OK\r\nContent-Type: text/event-stream\r\nTransfer-Encoding: chunked\r\n\r\n");
         write(s, chunk("id: c-1\ndata: {\"jsonrpc\":\"2.0\",\"method\":\"notifications/progress\",\"params\":{\"progress\":1}}\n\n"));
@@ -167,6 +168,7 @@ class McpUpstream {
   }
 
   Upstream server_;
+  std::atomic<int> sessions_{0};  // each initialize opens the next session: sess-1, sess-2, ...
   std::mutex mutex_;
   std::vector<HttpMessage> received_;
 };
@@ -360,6 +362,45 @@ TEST_CASE("forget_session answers 404 to every later request of the session, on 
   CHECK(up.received().size() == 2);
 }
 
+TEST_CASE("a match on session acts only on that session's messages and requests") {
+  McpUpstream up;
+  ProxyHarness h;
+  const auto port = http_link(h, up.port(),
+                              json::array({{{"name", "err2"}, {"type", "error"},
+                                            {"match", {{"method", "tools/list"}, {"session", "sess-2"}}},
+                                            {"attributes", {{"code", -32042}, {"message", "injected"}}}},
+                                           {{"name", "no_get2"}, {"type", "get_405"}, {"match", {{"session", "sess-2"}}}}}));
+  const std::string session2 = "Mcp-Session-Id: sess-2\r\nMCP-Protocol-Version: 2025-06-18\r\n";
+  HttpClient one(port);
+  HttpClient two(port);
+  CHECK(one.request("POST", kInit).header("mcp-session-id") == "sess-1");
+  CHECK(two.request("POST", kInit).header("mcp-session-id") == "sess-2");
+  for (int i = 0; i < 2; ++i) {  // the fault keeps to its session, call after call
+    const auto list1 = json::parse(one.request("POST", kList, kSession).body);
+    CHECK(list1["result"]["tools"][0]["name"] == "echo");
+    const auto list2 = json::parse(two.request("POST", kList, session2).body);
+    CHECK(list2["error"]["code"] == -32042);
+  }
+  // A request without messages is selected by a match on its session alone.
+  CHECK(one.request("GET", "", kSession).status() == 200);
+  CHECK(two.request("GET", "", session2).status() == 405);
+  // The same session on another connection is still that session.
+  HttpClient three(port);
+  CHECK(json::parse(three.request("POST", kList, session2).body)["error"]["code"] == -32042);
+
+  std::size_t lists = 0;
+  for (const auto& m : up.received()) lists += m.body.find("tools/list") != std::string::npos;
+  CHECK(lists == 2);  // only session 1's calls reached the server
+  REQUIRE(h.wait_for_event("fault.inject", [](const Event& e) { return e.fields["fault"] == "no_get2"; }));
+  std::size_t err2 = 0;
+  for (const auto& e : h.history("fault.inject")) {
+    if (e.fields["fault"] != "err2") continue;
+    ++err2;
+    CHECK(e.fields["session"] == "sess-2");
+  }
+  CHECK(err2 == 3);
+}
+
 TEST_CASE("strip_event_ids and rewrite_retry edit SSE fields; close_sse cuts the stream at a matched event") {
   McpUpstream up;
   ProxyHarness h;
@@ -453,5 +494,8 @@ TEST_CASE("HTTP faults are validated where they are configured, and only http li
   CHECK(where([&] { check_fault_fits_protocol(spec, "websocket", "/toxics/0"); }) == "/toxics/0/type");
   CHECK(where([&] { check_fault_fits_protocol(spec, "tcp", "/toxics/0"); }) == "/toxics/0/type");
   CHECK(where([&] { check_fault_fits_protocol(spec, "http", "/toxics/0"); }) == "no error");
+  const auto by_session = parse_fault(json{{"type", "drop"}, {"match", {{"session", "s1"}}}}, "");
+  CHECK(where([&] { check_fault_fits_protocol(by_session, "websocket", "/toxics/0"); }) == "/toxics/0/match/session");
+  CHECK(where([&] { check_fault_fits_protocol(by_session, "http", "/toxics/0"); }) == "no error");
   CHECK(parse_fault_text("forget_session,method=tools/call,sessions=2").frame->fault->attributes() == json{{"sessions", 2}});
 }

@@ -223,3 +223,120 @@ test('rewrite_retry: the client waits the retry: the link wrote before it resume
   assert.ok(cut && resume);
   assert.ok(resume.t - cut.t >= 1.1, `resumed ${resume.t - cut.t} s after the cut`);
 });
+
+// ---------------------------------------------------------------- frame faults on http
+// Replies travel in the POST's response (JSON or an SSE stream of its own) or,
+// on the legacy transport, on the one GET stream: a fault that holds or
+// reorders messages acts within one of those.
+
+test('delay: a delayed reply arrives after the delay, intact; other calls are not held', async () => {
+  const events = await through('streamableHttp', ['delay,kind=response,method=tools/call,delay=700'], async (proxy) => {
+    const s = await connect('streamableHttp', proxy.port);
+    const fast = await timed(s.client.listTools());
+    assert.ok(fast.ok && fast.ms < 500, `tools/list took ${fast.ms} ms`);
+    const r = await timed(echo(s.client, 'late'));
+    assert.equal(r.ok, true, String(r.error));
+    assert.equal(r.value.content[0].text, 'Echo: late');
+    assert.ok(r.ms >= 680, `took ${r.ms} ms`);
+    assert.ok(r.ms < 3000, `took ${r.ms} ms`);
+    assert.equal(s.errors.length, 0, String(s.errors));
+    await s.close();
+    await sleep(100);
+  });
+  const injected = events.filter((e) => e.kind === 'fault.inject' && e.type === 'delay');
+  assert.equal(injected.length, 1);
+  assert.equal(injected[0].method, 'tools/call');
+});
+
+test('duplicate: the reply arrives twice; the SDK takes the first and reports the second as unknown', async () => {
+  await through('streamableHttp', ['duplicate,kind=response,method=tools/call'], async (proxy) => {
+    const s = await connect('streamableHttp', proxy.port);
+    const r = await timed(echo(s.client, 'twice'));
+    assert.equal(r.ok, true, String(r.error));
+    assert.equal(r.value.content[0].text, 'Echo: twice');
+    await sleep(200);
+    assert.ok(s.errors.some((e) => /unknown message ID/i.test(String(e))), String(s.errors));
+    const copies = messages(s.log).filter((m) => m.startsWith('<') && m.includes('Echo: twice'));
+    assert.equal(copies.length, 2, copies.join('\n'));
+    assert.equal(copies[0], copies[1]);
+    await s.close();
+  });
+});
+
+test('reorder on a POST stream: progress 1 comes after 2, and 3 after the result, too late for the caller', async () => {
+  const events = await through('streamableHttp', ['reorder,method=notifications/progress,after=1'], async (proxy) => {
+    const s = await connect('streamableHttp', proxy.port);
+    const seen = [];
+    const r = await timed(s.client.callTool({ name: 'trigger-long-running-operation', arguments: { duration: 0.4, steps: 3 } },
+      undefined, { timeout: 5000, onprogress: (p) => seen.push(p.progress) }));
+    assert.equal(r.ok, true, String(r.error));
+    assert.match(r.value.content[0].text, /completed/);
+    assert.deepEqual(seen, [2, 1]);  // 3 was held behind the result: the SDK had stopped listening
+    await sleep(100);
+    assert.ok(s.errors.some((e) => /progress notification for an unknown token/i.test(String(e))), String(s.errors));
+    const order = messages(s.log).filter((m) => m.startsWith('<')).map((m) => JSON.parse(m.slice(2)))
+      .filter((m) => m.method === 'notifications/progress' || m.result?.content)
+      .map((m) => (m.method ? m.params.progress : 'result'));
+    assert.deepEqual(order, [2, 1, 'result', 3], 'as the client received them');
+    await s.close();
+    await sleep(100);
+  });
+  assert.equal(events.filter((e) => e.kind === 'fault.inject' && e.type === 'reorder').length, 2);  // 1 and 3 held
+});
+
+test('reorder on the legacy GET stream: two replies swapped still reach the right callers', async () => {
+  await through('sse', ['reorder,kind=response,method=tools/call,after=1'], async (proxy) => {
+    const s = await connect('sse', proxy.port);
+    const [a, b] = await Promise.all([echo(s.client, 'first'), echo(s.client, 'second')]);
+    assert.equal(a.content[0].text, 'Echo: first');
+    assert.equal(b.content[0].text, 'Echo: second');
+    const order = messages(s.log).filter((m) => m.startsWith('<') && m.includes('Echo: ')).map((m) => JSON.parse(m.slice(2)).id);
+    assert.equal(order.length, 2);
+    assert.ok(order[0] > order[1], `reply ids in the order ${order}`);
+    await s.close();
+  });
+});
+
+test('late_response: the client times out; the reply comes later as an unknown id, and the session goes on', async () => {
+  const events = await through('streamableHttp', ['late_response,method=tools/call,delay=1500'], async (proxy) => {
+    const s = await connect('streamableHttp', proxy.port);
+    const r = await timed(echo(s.client, 'too late', 500));
+    assert.equal(r.ok, false);
+    assert.equal(r.error.code, ErrorCode.RequestTimeout);
+    assert.ok((await s.client.listTools()).tools.length > 5, 'later calls pass');
+    assert.ok(!s.errors.some((e) => /unknown message ID/i.test(String(e))), 'not yet');
+    await sleep(1500);
+    assert.ok(s.errors.some((e) => /unknown message ID/i.test(String(e))), String(s.errors));
+    assert.ok(messages(s.log).some((m) => m.startsWith('<') && m.includes('Echo: too late')), 'the late reply reached the client');
+    await s.close();
+    await sleep(100);
+  });
+  const injected = events.filter((e) => e.kind === 'fault.inject' && e.type === 'late_response');
+  assert.equal(injected.length, 1);
+  assert.equal(injected[0].method, 'tools/call');
+});
+
+test('malformed invalid_json: the client reports the broken reply and the call times out', async () => {
+  await through('streamableHttp', ['malformed,kind=response,method=tools/call,mode=invalid_json'], async (proxy) => {
+    const s = await connect('streamableHttp', proxy.port);
+    const r = await timed(echo(s.client, 'broken', 800));
+    assert.equal(r.ok, false);
+    assert.equal(r.error.code, ErrorCode.RequestTimeout);
+    assert.ok(s.errors.some((e) => e instanceof SyntaxError), String(s.errors));  // the SSE data did not parse
+    assert.ok((await s.client.listTools()).tools.length > 5, 'the session goes on');
+    await s.close();
+  });
+});
+
+test('malformed unknown_id: the reply carries an id the client never sent; the call times out', async () => {
+  const events = await through('streamableHttp', ['malformed,kind=response,method=tools/call,mode=unknown_id'], async (proxy) => {
+    const s = await connect('streamableHttp', proxy.port);
+    const r = await timed(echo(s.client, 'who', 800));
+    assert.equal(r.ok, false);
+    assert.equal(r.error.code, ErrorCode.RequestTimeout);
+    assert.ok(s.errors.some((e) => /unknown message ID/i.test(String(e))), String(s.errors));
+    await s.close();
+    await sleep(100);
+  });
+  assert.equal(events.filter((e) => e.kind === 'fault.inject' && e.type === 'malformed').length, 1);
+});

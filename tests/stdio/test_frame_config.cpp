@@ -86,3 +86,53 @@ TEST_CASE("bad faults name the place") {
   CHECK(text_error("drop,foo").find("is not KEY=VALUE") != std::string::npos);
   CHECK(text_error("drop,probability=x").find("/probability: must be a number") != std::string::npos);
 }
+
+TEST_CASE("a session match: parsed from JSON and text, selects frames of that session only") {
+  auto s = parse_frame_fault_text("drop,session=abc-123,method=tools/call");
+  CHECK(s.match.session == "abc-123");
+  CHECK(s.match.method == "tools/call");
+  CHECK_FALSE(s.match.empty());
+  CHECK(s.to_json()["match"]["session"] == "abc-123");
+  CHECK(parse_frame_fault(s.to_json(), "").match.session == "abc-123");  // round trip
+  CHECK(parse_frame_fault(json::parse(R"({"type":"drop","match":{"session":"s2"}})"), "").match.session == "s2");
+
+  std::vector<mcp::Frame> decoded;
+  mcp::decode_json_text(R"({"jsonrpc":"2.0","id":1,"method":"tools/call","params":{}})", 0, decoded);
+  REQUIRE(decoded.size() == 1);
+  WireFrame f{decoded[0], Clock::now(), "tools/call", "abc-123"};
+  CHECK(s.match.matches(f));
+  f.session = "other";
+  CHECK_FALSE(s.match.matches(f));
+  f.session = "";  // no session (yet, or a websocket/stdio frame)
+  CHECK_FALSE(s.match.matches(f));
+  f.session = "abc-123";
+  f.method = "tools/list";
+  CHECK_FALSE(s.match.matches(f));  // every key must match
+  CHECK(FrameMatch{}.matches(f));
+
+  CHECK(json_error(R"({"type":"drop","match":{"session":""}})").find("/faults/0/match/session: must be a non-empty string") == 0);
+  CHECK(json_error(R"({"type":"drop","match":{"session":7}})").find("/faults/0/match/session:") == 0);
+}
+
+TEST_CASE("a link refuses faults its transport cannot apply") {
+  auto where = [](const std::string& text, std::string_view transport) {
+    try {
+      check_frame_fault_transport(parse_frame_fault_text(text), transport, "f.json /0");
+    } catch (const ConfigError& e) {
+      return std::string(e.what());
+    }
+    return std::string("(no error)");
+  };
+  CHECK(where("drop,session=s1", "http") == "(no error)");
+  CHECK(where("drop,session=s1", "stdio").find("f.json /0/match/session: a session match needs an http link") == 0);
+  CHECK(where("drop,session=s1", "websocket").find("f.json /0/match/session:") == 0);
+  CHECK(where("ws_close", "stdio") ==
+        "f.json /0/type: a ws_close fault does not work on a stdio link (websocket only: faultline proxy --protocol websocket)");
+  CHECK(where("get_405", "stdio") ==
+        "f.json /0/type: a get_405 fault does not work on a stdio link (http only: faultline proxy --protocol http)");
+  CHECK(where("kill", "http").find("(stdio only: faultline wrap)") != std::string::npos);
+  for (const auto& type : frame_fault_types()) {
+    const bool fits = type.transports & kStdio;
+    CHECK_MESSAGE((where(std::string(type.name), "stdio") == "(no error)") == fits, type.name);
+  }
+}
