@@ -1,13 +1,15 @@
 #!/usr/bin/env bash
-# JSON-RPC messages per second through a websocket link (decoding and session
-# recording on, no faults) against the same traffic through a plain TCP link
+# JSON-RPC messages per second through a websocket link and a stdio link (decoding and session
+# recording on, no faults) against the same traffic through a plain TCP link (stdio: plain pipes)
 # and direct, in one run; p50/p99 round trips and what the link adds at p99;
-# faultline's RSS after each round (it should not grow with the message count).
+# faultline's RSS (proxy and wrap) after each round (it should not grow with the message count).
 # Targets: 100,000 small messages/s on one core, p99 added under 100 us.
 # It prints figures; it gates nothing.
 #
 # Usage: bench/ws_rate.sh [--no-build] [--faultline PATH] [--messages N] [--rounds R]
-#                         [--threads T] [--events]   (--events: also record to a JSONL file)
+#                         [--threads T] [--events] [--baseline PATH]
+#   --events: also record to a JSONL file; --baseline: another faultline binary
+#   (e.g. built before a change) whose websocket and stdio links run in the same rounds
 set -euo pipefail
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 root=$(cd "$here/.." && pwd)
@@ -17,9 +19,9 @@ while (($#)); do
   case "$1" in
     --no-build) do_build=0 ;;
     --faultline) faultline_bin=$2; shift ;;
-    --messages|--rounds|--threads|--window|--rtt) extra+=("$1" "$2"); shift ;;
+    --messages|--rounds|--threads|--window|--rtt|--baseline) extra+=("$1" "$2"); shift ;;
     --events) extra+=(--events "$(mktemp /tmp/faultline-ws-rate-events.XXXXXX)") ;;
-    -h|--help) sed -n '2,11p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    -h|--help) sed -n '2,13p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
     *) echo "ws_rate.sh: unknown option $1 (try --help)" >&2; exit 2 ;;
   esac
   shift

@@ -1,12 +1,18 @@
 // faultline-bench-ws-rate: JSON-RPC messages per second and added latency
-// through a websocket link (decoding on, no faults) against the same traffic
-// through a plain TCP link and direct, in one run; plus faultline's RSS as
-// the message count grows. Starts `faultline proxy` with both links in front
-// of an in-process WebSocket echo server (it answers each request with a
-// small result). Prints a table and one JSON line; gates nothing.
+// through a websocket link and a stdio link (decoding on, no faults) against
+// the same traffic through a plain TCP link and direct, in one run; plus
+// faultline's RSS as the message count grows. Starts `faultline proxy` with
+// both links in front of an in-process WebSocket echo server, and
+// `faultline wrap` around this program run as an NDJSON echo server
+// (`--echo-stdio`), which is also run directly on plain pipes. Each server
+// answers each request with a small result. Prints a table and one JSON
+// line; gates nothing.
 //
 // Usage: faultline-bench-ws-rate --faultline PATH [--messages N] [--window W]
-//        [--rtt N] [--rounds R] [--threads T] [--events FILE]
+//        [--rtt N] [--rounds R] [--threads T] [--events FILE] [--baseline PATH]
+//        (--baseline: another faultline binary, e.g. a build from before a
+//        change, whose websocket and stdio links are measured in the same rounds)
+//        faultline-bench-ws-rate --echo-stdio   (the stdio echo server)
 
 #include <sys/types.h>
 #include <signal.h>
@@ -18,6 +24,10 @@
 #include <chrono>
 #include <cstdio>
 #include <cstring>
+#include <filesystem>
+#include <functional>
+#include <optional>
+#include <stdexcept>
 #include <fstream>
 #include <string>
 #include <thread>
@@ -46,6 +56,7 @@ struct Options {
   int rounds = 3;
   int threads = 1;
   std::string events;
+  std::string baseline;  // another faultline binary measured alongside, or empty
 };
 
 const tcp::endpoint kLoopback(asio::ip::make_address("127.0.0.1"), 0);
@@ -207,6 +218,126 @@ struct Percentiles {
   double p50 = 0, p99 = 0;
 };
 
+// ------------------------------------------------------------ the stdio echo server and client
+
+std::string reply_to(std::string_view request) {
+  std::string reply = "{\"jsonrpc\":\"2.0\",\"id\":";
+  reply += id_of(request);
+  reply += ",\"result\":{\"content\":[{\"type\":\"text\",\"text\":\"hi\"}]}}";
+  return reply;
+}
+
+// Answers every NDJSON line on stdin with one line on stdout until EOF.
+int echo_stdio() {
+  std::vector<char> buf(256 * 1024);
+  std::string pending, out;
+  for (;;) {
+    const auto n = ::read(0, buf.data(), buf.size());
+    if (n <= 0) return 0;
+    pending.append(buf.data(), static_cast<std::size_t>(n));
+    std::size_t start = 0;
+    out.clear();
+    for (auto nl = pending.find('\n'); nl != std::string::npos; nl = pending.find('\n', start)) {
+      out += reply_to(std::string_view(pending).substr(start, nl - start));
+      out += '\n';
+      start = nl + 1;
+    }
+    pending.erase(0, start);
+    for (std::size_t done = 0; done < out.size();) {
+      const auto w = ::write(1, out.data() + done, out.size() - done);
+      if (w <= 0) return 1;
+      done += static_cast<std::size_t>(w);
+    }
+  }
+}
+
+// A child process talking NDJSON on its stdin/stdout pipes.
+class StdioPeer {
+ public:
+  explicit StdioPeer(std::vector<std::string> args) {
+    int to_child[2], from_child[2];
+    if (::pipe(to_child) != 0 || ::pipe(from_child) != 0) throw std::runtime_error("pipe");
+    pid_ = ::fork();
+    if (pid_ == 0) {
+      ::dup2(to_child[0], 0);
+      ::dup2(from_child[1], 1);
+      for (int fd : {to_child[0], to_child[1], from_child[0], from_child[1]}) ::close(fd);
+      std::vector<char*> argv;
+      for (auto& a : args) argv.push_back(a.data());
+      argv.push_back(nullptr);
+      ::execv(argv[0], argv.data());
+      ::_exit(127);
+    }
+    ::close(to_child[0]);
+    ::close(from_child[1]);
+    in_ = to_child[1];
+    out_ = from_child[0];
+  }
+  ~StdioPeer() {
+    ::close(in_);  // EOF on the child's stdin: it ends (wrap shuts its server down)
+    ::close(out_);
+    ::waitpid(pid_, nullptr, 0);
+  }
+  pid_t pid() const { return pid_; }
+  void send_requests(std::size_t first_id, std::size_t count) {
+    std::string out;
+    for (std::size_t i = 0; i < count; ++i)
+      out += "{\"jsonrpc\":\"2.0\",\"id\":" + std::to_string(first_id + i) +
+             ",\"method\":\"tools/call\",\"params\":{\"name\":\"echo\",\"arguments\":{\"text\":\"hi\"}}}\n";
+    for (std::size_t done = 0; done < out.size();) {
+      const auto w = ::write(in_, out.data() + done, out.size() - done);
+      if (w <= 0) throw std::runtime_error("write to the stdio peer failed");
+      done += static_cast<std::size_t>(w);
+    }
+  }
+  // Blocks until at least `count` more reply lines arrived; returns how many.
+  std::size_t read_replies(std::size_t count) {
+    std::size_t got = 0;
+    while (got < count) {
+      const auto n = ::read(out_, buf_.data(), buf_.size());
+      if (n <= 0) throw std::runtime_error("the stdio peer closed its output");
+      got += static_cast<std::size_t>(std::count(buf_.data(), buf_.data() + n, '\n'));
+    }
+    return got;
+  }
+
+ private:
+  pid_t pid_ = -1;
+  int in_ = -1, out_ = -1;
+  std::vector<char> buf_ = std::vector<char>(256 * 1024);
+};
+
+double stdio_pairs_per_second(StdioPeer& peer, std::size_t messages, std::size_t window) {
+  std::atomic<std::size_t> received{0};
+  const auto t0 = Clock::now();
+  std::thread reader([&] {
+    while (received < messages) received += peer.read_replies(1);
+  });
+  std::size_t sent = 0;
+  const std::size_t burst = std::max<std::size_t>(1, window / 4);
+  while (sent < messages) {
+    while (sent - received.load() + burst > window) std::this_thread::yield();
+    const auto n = std::min(burst, messages - sent);
+    peer.send_requests(sent, n);
+    sent += n;
+  }
+  reader.join();
+  return static_cast<double>(messages) / std::chrono::duration<double>(Clock::now() - t0).count();
+}
+
+Percentiles stdio_round_trips(StdioPeer& peer, std::size_t count) {
+  std::vector<double> us;
+  us.reserve(count);
+  for (std::size_t i = 0; i < count; ++i) {
+    const auto t0 = Clock::now();
+    peer.send_requests(i, 1);
+    peer.read_replies(1);
+    us.push_back(std::chrono::duration<double, std::micro>(Clock::now() - t0).count());
+  }
+  std::sort(us.begin(), us.end());
+  return {us[us.size() / 2], us[us.size() * 99 / 100]};
+}
+
 Percentiles round_trips(asio::io_context& io, std::uint16_t port, std::size_t count) {
   WsConnection c(io, port);
   std::vector<double> us;
@@ -251,6 +382,7 @@ Options parse(int argc, char** argv) {
     else if (k == "--rounds") o.rounds = std::stoi(v);
     else if (k == "--threads") o.threads = std::stoi(v);
     else if (k == "--events") o.events = v;
+    else if (k == "--baseline") o.baseline = v;
     else throw std::runtime_error("unknown option " + k);
   }
   if (o.faultline.empty()) throw std::runtime_error("--faultline PATH is required");
@@ -260,68 +392,125 @@ Options parse(int argc, char** argv) {
 }  // namespace
 
 int main(int argc, char** argv) try {
+  if (argc == 2 && std::string_view(argv[1]) == "--echo-stdio") return echo_stdio();
   const Options o = parse(argc, argv);
   asio::io_context io;
   EchoServer server;
-  const auto ws_port = free_port(io), tcp_port = free_port(io);
   const auto upstream = "127.0.0.1:" + std::to_string(server.port());
-  const nlohmann::json links = {
-      {{"name", "ws"}, {"listen", "127.0.0.1:" + std::to_string(ws_port)}, {"upstream", upstream}, {"protocol", "websocket"}},
-      {{"name", "tcp"}, {"listen", "127.0.0.1:" + std::to_string(tcp_port)}, {"upstream", upstream}}};
-  char config[] = "/tmp/faultline-ws-rate-XXXXXX";
-  const int fd = ::mkstemp(config);
-  const auto text = links.dump();
-  if (fd < 0 || ::write(fd, text.data(), text.size()) != static_cast<ssize_t>(text.size())) throw std::runtime_error("config file");
-  ::close(fd);
 
-  std::vector<std::string> args = {o.faultline, "proxy", "--config", config, "--threads", std::to_string(o.threads)};
-  if (!o.events.empty()) args.insert(args.end(), {"--events", o.events});
-  const pid_t pid = ::fork();
-  if (pid == 0) {
-    std::vector<char*> argv2;
-    for (auto& a : args) argv2.push_back(a.data());
-    argv2.push_back(nullptr);
-    ::freopen("/dev/null", "w", stdout);
-    ::execv(argv2[0], argv2.data());
-    ::_exit(127);
+  // `faultline proxy` (BINARY) with a websocket and a tcp link in front of the echo server.
+  struct Proxy {
+    pid_t pid = -1;
+    std::uint16_t ws_port = 0, tcp_port = 0;
+  };
+  std::vector<std::string> configs;
+  auto start_proxy = [&](const std::string& binary, const std::string& events) {
+    Proxy p{-1, free_port(io), free_port(io)};
+    const nlohmann::json links = {
+        {{"name", "ws"}, {"listen", "127.0.0.1:" + std::to_string(p.ws_port)}, {"upstream", upstream}, {"protocol", "websocket"}},
+        {{"name", "tcp"}, {"listen", "127.0.0.1:" + std::to_string(p.tcp_port)}, {"upstream", upstream}}};
+    char config[] = "/tmp/faultline-ws-rate-XXXXXX";
+    const int fd = ::mkstemp(config);
+    const auto text = links.dump();
+    if (fd < 0 || ::write(fd, text.data(), text.size()) != static_cast<ssize_t>(text.size())) throw std::runtime_error("config file");
+    ::close(fd);
+    configs.push_back(config);
+    std::vector<std::string> args = {binary, "proxy", "--config", config, "--threads", std::to_string(o.threads)};
+    if (!events.empty()) args.insert(args.end(), {"--events", events});
+    p.pid = ::fork();
+    if (p.pid == 0) {
+      std::vector<char*> argv2;
+      for (auto& a : args) argv2.push_back(a.data());
+      argv2.push_back(nullptr);
+      ::freopen("/dev/null", "w", stdout);
+      ::execv(argv2[0], argv2.data());
+      ::_exit(127);
+    }
+    if (!wait_listening(io, p.ws_port) || !wait_listening(io, p.tcp_port)) throw std::runtime_error(binary + " did not start");
+    return p;
+  };
+  const Proxy proxy = start_proxy(o.faultline, o.events);
+  const pid_t pid = proxy.pid;
+  const auto ws_port = proxy.ws_port, tcp_port = proxy.tcp_port;
+
+  // The stdio echo server on plain pipes, and behind `faultline wrap`.
+  const std::string self = std::filesystem::read_symlink("/proc/self/exe").string();
+  StdioPeer pipe_peer({self, "--echo-stdio"});
+  std::vector<std::string> wrap_args = {o.faultline, "wrap"};
+  if (!o.events.empty()) wrap_args.insert(wrap_args.end(), {"--events", o.events + ".stdio"});
+  wrap_args.insert(wrap_args.end(), {"--", self, "--echo-stdio"});
+  StdioPeer wrap_peer(wrap_args);
+  std::optional<Proxy> base_proxy;
+  std::optional<StdioPeer> base_wrap_peer;
+  if (!o.baseline.empty()) {
+    // The same recording as the measured binary, to files of its own.
+    base_proxy = start_proxy(o.baseline, o.events.empty() ? "" : o.events + ".base");
+    std::vector<std::string> base_wrap_args = {o.baseline, "wrap"};
+    if (!o.events.empty()) base_wrap_args.insert(base_wrap_args.end(), {"--events", o.events + ".base.stdio"});
+    base_wrap_args.insert(base_wrap_args.end(), {"--", self, "--echo-stdio"});
+    base_wrap_peer.emplace(base_wrap_args);
   }
-  if (!wait_listening(io, ws_port) || !wait_listening(io, tcp_port)) throw std::runtime_error("faultline did not start");
 
   struct Path {
     const char* name;
-    std::uint16_t port;
-    std::vector<double> rate;
-    std::vector<Percentiles> rtt;
+    std::size_t baseline;  // the path whose p99 this one adds to
+    std::function<double()> measure_rate;
+    std::function<Percentiles()> measure_rtt;
+    std::vector<double> rate = {};
+    std::vector<Percentiles> rtt = {};
   };
-  std::vector<Path> paths = {{"direct", server.port(), {}, {}}, {"tcp link", tcp_port, {}, {}}, {"websocket link", ws_port, {}, {}}};
-  const long rss_start = rss_kb(pid);
-  std::vector<long> rss_after;
+  auto tcp_path = [&](const char* name, std::uint16_t port) {
+    return Path{name, 0, [&io, &o, port] { return pairs_per_second(io, port, o.messages, o.window); },
+                [&io, &o, port] { return round_trips(io, port, o.rtt); }};
+  };
+  auto stdio_path = [&](const char* name, StdioPeer& peer) {
+    return Path{name, 3, [&o, &peer] { return stdio_pairs_per_second(peer, o.messages, o.window); },
+                [&o, &peer] { return stdio_round_trips(peer, o.rtt); }};
+  };
+  std::vector<Path> paths = {tcp_path("direct", server.port()), tcp_path("tcp link", tcp_port),
+                             tcp_path("websocket link", ws_port), stdio_path("stdio pipe", pipe_peer),
+                             stdio_path("stdio link", wrap_peer)};
+  if (base_proxy) {
+    paths.push_back(tcp_path("ws link (base)", base_proxy->ws_port));
+    paths.push_back(stdio_path("stdio link (base)", *base_wrap_peer));
+    base_wrap_peer->send_requests(0, 1);
+    base_wrap_peer->read_replies(1);
+  }
+  wrap_peer.send_requests(0, 1);  // wrap is up and its server started before its RSS is read
+  wrap_peer.read_replies(1);
+  const long rss_start = rss_kb(pid), wrap_rss_start = rss_kb(wrap_peer.pid());
+  std::vector<long> rss_after, wrap_rss_after;
   for (int r = 0; r < o.rounds; ++r) {
-    for (auto& p : paths) {
-      p.rate.push_back(pairs_per_second(io, p.port, o.messages, o.window));
-      if (p.port == ws_port) rss_after.push_back(rss_kb(pid));
-      p.rtt.push_back(round_trips(io, p.port, o.rtt));
+    for (std::size_t i = 0; i < paths.size(); ++i) {
+      auto& p = paths[i];
+      p.rate.push_back(p.measure_rate());
+      if (i == 2) rss_after.push_back(rss_kb(pid));
+      if (i == 4) wrap_rss_after.push_back(rss_kb(wrap_peer.pid()));
+      p.rtt.push_back(p.measure_rtt());
     }
   }
   ::kill(pid, SIGTERM);
   ::waitpid(pid, nullptr, 0);
-  ::unlink(config);
+  if (base_proxy) {
+    ::kill(base_proxy->pid, SIGTERM);
+    ::waitpid(base_proxy->pid, nullptr, 0);
+  }
+  for (const auto& c : configs) ::unlink(c.c_str());
 
   auto median = [](std::vector<double> v) {
     std::sort(v.begin(), v.end());
     return v[v.size() / 2];
   };
   nlohmann::json result = {{"messages_per_round", o.messages}, {"window", o.window}, {"threads", o.threads},
-                           {"events_file", !o.events.empty()}, {"rss_kb_start", rss_start}, {"rss_kb_after_rounds", rss_after}};
+                           {"events_file", !o.events.empty()}, {"rss_kb_start", rss_start}, {"rss_kb_after_rounds", rss_after},
+                           {"wrap_rss_kb_start", wrap_rss_start}, {"wrap_rss_kb_after_rounds", wrap_rss_after}};
   std::printf("%-16s %16s %14s %10s %10s %14s\n", "path", "pairs/s", "messages/s", "p50 us", "p99 us", "p99 added us");
-  std::vector<double> direct_p99;
-  for (const auto& rt : paths[0].rtt) direct_p99.push_back(rt.p99);
   for (const auto& p : paths) {
     std::vector<double> p50, p99, added;
     for (std::size_t i = 0; i < p.rtt.size(); ++i) {
       p50.push_back(p.rtt[i].p50);
       p99.push_back(p.rtt[i].p99);
-      added.push_back(p.rtt[i].p99 - direct_p99[i]);
+      added.push_back(p.rtt[i].p99 - paths[p.baseline].rtt[i].p99);
     }
     const double rate = median(p.rate);
     std::printf("%-16s %16.0f %14.0f %10.1f %10.1f %14.1f\n", p.name, rate, rate * 2, median(p50), median(p99),
@@ -329,8 +518,12 @@ int main(int argc, char** argv) try {
     result["paths"][p.name] = {{"pairs_per_s", rate}, {"messages_per_s", rate * 2}, {"p50_us", median(p50)},
                                {"p99_us", median(p99)}, {"p99_added_us", median(added)}};
   }
-  std::printf("faultline RSS: %ld kB at start, after each round of %zu websocket pairs:", rss_start, o.messages);
+  std::printf("(p99 added: the websocket and tcp links against direct, the stdio links against the plain pipe%s)\n",
+              base_proxy ? "; (base): the --baseline binary" : "");
+  std::printf("faultline proxy RSS: %ld kB at start, after each round of %zu websocket pairs:", rss_start, o.messages);
   for (auto kb : rss_after) std::printf(" %ld", kb);
+  std::printf(" kB\nfaultline wrap RSS: %ld kB at start, after each round of %zu stdio pairs:", wrap_rss_start, o.messages);
+  for (auto kb : wrap_rss_after) std::printf(" %ld", kb);
   std::printf(" kB\n%s\n", result.dump().c_str());
   return 0;
 } catch (const std::exception& e) {

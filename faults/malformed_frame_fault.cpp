@@ -48,7 +48,7 @@ bool apply(const MalformedSettings& s, mcp::Frame& f) {
     f.raw.insert(f.raw.size() / 2, "\n");
     return true;
   }
-  if (!f.parsed || !f.message.is_object()) return false;
+  if (!f.parsed || !mcp::ensure_message(f).is_object()) return false;
   json msg = f.message;
   if (m == "oversized") {
     const auto base = f.raw.size() + 10;  // ,"_pad":""

@@ -2,7 +2,10 @@
 // A Frame is one JSON-RPC 2.0 message as it crossed the wire: its exact bytes,
 // the parsed message if it parsed, and its strict JSON-RPC classification. Every
 // codec (stdio lines, SSE events, HTTP bodies) turns JSON text into Frames with
-// decode_json_text(); frame faults and the recorder work on Frames.
+// decode_json_text(); frame faults and the recorder work on Frames. A proxy
+// may defer building the parsed message (DecodeLimits::defer_message): the
+// text is still fully validated and classified in one pass, and
+// ensure_message() builds the message when a fault or the recorder needs it.
 
 #include <cstddef>
 #include <cstdint>
@@ -51,8 +54,9 @@ enum class LineEnd : std::uint8_t { none, lf, crlf };
 struct Frame {
   std::string raw;              // the JSON text exactly as received (a batch member's own bytes)
   std::uint64_t offset = 0;     // byte offset of raw[0] in its stream (SSE: of the event)
-  nlohmann::json message;       // the parsed message; null when it did not parse
+  nlohmann::json message;       // the parsed message; null when it did not parse or is deferred
   bool parsed = false;          // raw was valid JSON
+  bool message_deferred = false;  // parsed, but `message` not built yet: see ensure_message()
   FrameKind kind = FrameKind::invalid;
   MessageId id;                 // absent when the message has no "id"
   std::string method;           // requests and notifications
@@ -67,6 +71,9 @@ struct Frame {
 
 struct DecodeLimits {
   std::size_t max_batch_size = 1024;  // larger batches become one invalid frame
+  // Classify a single message in one validating pass without building its DOM
+  // (Frame::message stays null, message_deferred is set). Batches are parsed as usual.
+  bool defer_message = false;
 };
 
 // Decodes one JSON text (a stdio line, an SSE event's data, an HTTP body):
@@ -75,7 +82,20 @@ struct DecodeLimits {
 void decode_json_text(std::string_view text, std::uint64_t offset, std::vector<Frame>& out,
                       const DecodeLimits& limits = {});
 
-// Fills kind, id, method and problem from frame.message; frame.raw is used only
+// decode_json_text() for a text the caller gives away: a single message with
+// defer_message set keeps the text's buffer as Frame::raw instead of copying it.
+void decode_owned_json_text(std::string&& text, std::uint64_t offset, std::vector<Frame>& out,
+                            const DecodeLimits& limits = {});
+
+// Builds frame.message from frame.raw when decoding deferred it; a no-op otherwise.
+// Returns frame.message.
+const nlohmann::json& ensure_message(Frame& frame);
+
+// The parsed message of a frame that may be deferred, without changing the
+// frame: frame.message, or `scratch` filled from frame.raw.
+const nlohmann::json& message_of(const Frame& frame, nlohmann::json& scratch);
+
+// Fills kind, id, method and problem from frame.message (built first if deferred); frame.raw is used only
 // to point problems at the offending member.
 void classify(Frame& frame);
 

@@ -19,7 +19,7 @@ const json* find(const json& object, const char* key) {
 
 std::string_view to_string(Peer peer) { return peer == Peer::client ? "client" : "server"; }
 
-Observation Session::observe(Peer from, const Frame& frame, TimePoint at, bool injected) {
+Observation Session::observe(Peer from, const Frame& frame, TimePoint at, bool injected, bool record) {
   Observation obs;
   auto base = [&] {
     json f = {{"from", to_string(from)}};
@@ -28,6 +28,7 @@ Observation Session::observe(Peer from, const Frame& frame, TimePoint at, bool i
   };
   switch (frame.kind) {
     case FrameKind::invalid: {
+      if (!record) break;
       json f = base();
       f["reason"] = frame.problem ? frame.problem->reason : "invalid";
       f["offset"] = frame.offset + (frame.problem ? frame.problem->offset : 0);
@@ -38,6 +39,7 @@ Observation Session::observe(Peer from, const Frame& frame, TimePoint at, bool i
     }
     case FrameKind::notification: {
       obs.method = frame.method;
+      if (!record) break;
       json f = base();
       f["method"] = frame.method;
       obs.events.push_back({"rpc.notification", std::move(f)});
@@ -45,17 +47,21 @@ Observation Session::observe(Peer from, const Frame& frame, TimePoint at, bool i
     }
     case FrameKind::request: {
       obs.method = frame.method;
-      json f = base();
-      f["method"] = frame.method;
-      f["id"] = frame.id.to_json();
       Key key{from, frame.id};
-      if (pending_.contains(key)) {
-        obs.events.push_back({"rpc.duplicate_id", f});
+      if (!record) {
+        pending_.insert_or_assign(std::move(key), Pending{frame.method, at});
+        if (frame.method != "initialize") break;
+      } else {
+        json f = base();
+        f["method"] = frame.method;
+        f["id"] = frame.id.to_json();
+        if (pending_.contains(key)) obs.events.push_back({"rpc.duplicate_id", f});
+        pending_[key] = Pending{frame.method, at};
+        obs.events.push_back({"rpc.request", std::move(f)});
       }
-      pending_[key] = Pending{frame.method, at};
-      obs.events.push_back({"rpc.request", f});
       if (frame.method == "initialize") {
-        const json* params = find(frame.message, "params");
+        json scratch;
+        const json* params = find(message_of(frame, scratch), "params");
         json init = base();
         init["id"] = frame.id.to_json();
         if (params) {
@@ -73,15 +79,25 @@ Observation Session::observe(Peer from, const Frame& frame, TimePoint at, bool i
             init["capabilities"] = caps;
           }
         }
-        obs.events.push_back({"session.initialize", std::move(init)});
+        if (record) obs.events.push_back({"session.initialize", std::move(init)});
       }
       break;
     }
     case FrameKind::response:
     case FrameKind::error: {
+      auto it = pending_.find(Key{other(from), frame.id});
+      if (!record) {
+        if (it == pending_.end()) break;
+        obs.method = std::move(it->second.method);
+        pending_.erase(it);
+        if (frame.kind == FrameKind::response) {
+          std::vector<SessionEvent> unused;
+          on_result(obs.method, frame, unused);  // the handshake and tool list are state too
+        }
+        break;
+      }
       json f = base();
       f["id"] = frame.id.to_json();
-      auto it = pending_.find(Key{other(from), frame.id});
       if (it == pending_.end()) {
         f["frame_kind"] = std::string(to_string(frame.kind));
         obs.events.push_back({"rpc.orphan_response", std::move(f)});
@@ -92,7 +108,8 @@ Observation Session::observe(Peer from, const Frame& frame, TimePoint at, bool i
       f["latency_ms"] = ms_between(it->second.sent, at);
       f["ok"] = frame.kind == FrameKind::response;
       if (frame.kind == FrameKind::error) {
-        const json* error = find(frame.message, "error");
+        json scratch;
+        const json* error = find(message_of(frame, scratch), "error");
         if (error) {
           if (const json* c = find(*error, "code")) f["error_code"] = *c;
           if (const json* m = find(*error, "message")) f["error_message"] = *m;
@@ -108,7 +125,9 @@ Observation Session::observe(Peer from, const Frame& frame, TimePoint at, bool i
 }
 
 void Session::on_result(const std::string& method, const Frame& frame, std::vector<SessionEvent>& out) {
-  const json* result = find(frame.message, "result");
+  if (method != "initialize" && method != "tools/list") return;  // most results: no need for the message
+  json scratch;
+  const json* result = find(message_of(frame, scratch), "result");
   if (!result) return;
   if (method == "initialize") {
     json f = {{"id", frame.id.to_json()}};

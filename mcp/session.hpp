@@ -38,8 +38,10 @@ class Session {
   using TimePoint = std::chrono::steady_clock::time_point;
 
   // One frame sent by `from`, seen at `at`. `injected` marks frames faultline
-  // wrote itself (an error fault answering in the server's place).
-  Observation observe(Peer from, const Frame& frame, TimePoint at, bool injected = false);
+  // wrote itself (an error fault answering in the server's place). With
+  // `record` false the session's state is kept as usual but no events are
+  // built (nobody would read them): only Observation::method is filled.
+  Observation observe(Peer from, const Frame& frame, TimePoint at, bool injected = false, bool record = true);
 
   // The requests still waiting for a reply, as rpc.unanswered events.
   std::vector<SessionEvent> unanswered(TimePoint now) const;

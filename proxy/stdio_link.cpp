@@ -24,6 +24,7 @@
 #include "faults/frame_chain.hpp"
 #include "mcp/ndjson_codec.hpp"
 #include "mcp/session.hpp"
+#include "proxy/attached_fault.hpp"
 #include "proxy/stdio_child.hpp"
 #include "proxy/wake_signal.hpp"
 
@@ -159,9 +160,7 @@ class AttachedFrameFault final : public AttachedFrameStage, public FrameStageCon
   void close_output(std::string_view reason) override;
 
   const FrameFaultSpec& spec() const { return spec_; }
-  void cancel_waits() {
-    for (auto* t : waits_) t->cancel();
-  }
+  void cancel_waits() { waits_.cancel_all(); }
 
  private:
   StdioRun& run_;
@@ -170,7 +169,7 @@ class AttachedFrameFault final : public AttachedFrameStage, public FrameStageCon
   std::unique_ptr<FrameStage> stage_;
   Rng rng_;
   bool removed_ = false;
-  std::vector<asio::steady_timer*> waits_;
+  FaultWaits waits_;
 };
 
 // ---------------------------------------------------------------- StdioDirection
@@ -230,7 +229,7 @@ class StdioDirection final : public FrameSink {
   Direction dir_;
   stream_descriptor& from_;
   stream_descriptor& to_;
-  mcp::NdjsonDecoder decoder_;
+  mcp::NdjsonDecoder decoder_{mcp::NdjsonOptions{.limits = {.defer_message = true}}};  // DOM built only when needed
   std::deque<Item> queue_;
   std::size_t queued_bytes_ = 0;
   WakeSignal data_ready_;
@@ -250,11 +249,8 @@ class StdioDirection final : public FrameSink {
 
 asio::awaitable<bool> AttachedFrameFault::wait_until(Clock::time_point deadline) {
   if (removed_ || dir_.flushing() || run_.finished()) co_return false;
-  asio::steady_timer timer(run_.executor(), deadline);
-  waits_.push_back(&timer);
-  auto [ec] = co_await timer.async_wait(use_tuple);
-  waits_.erase(std::find(waits_.begin(), waits_.end(), &timer));
-  co_return !ec && !removed_ && !dir_.flushing() && !run_.finished();
+  const bool on_time = co_await waits_.wait(run_.executor(), deadline);
+  co_return on_time && !removed_ && !dir_.flushing() && !run_.finished();
 }
 
 asio::awaitable<void> AttachedFrameFault::emit(WireFrame frame) { co_await dir_.write(std::move(frame)); }
@@ -440,7 +436,8 @@ void StdioRun::start() {
 }
 
 std::string StdioRun::observe(mcp::Peer from, const mcp::Frame& frame, Clock::time_point at, bool injected) {
-  auto obs = session_.observe(from, frame, at, injected);
+  // Without a sink the session keeps its state but builds no event fields.
+  auto obs = session_.observe(from, frame, at, injected, events_.has_sinks());
   for (auto& e : obs.events) emit(std::move(e.kind), std::move(e.fields));
   return obs.method;
 }

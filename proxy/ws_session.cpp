@@ -25,6 +25,7 @@
 #include "mcp/ndjson_codec.hpp"
 #include "mcp/session.hpp"
 #include "mcp/ws_codec.hpp"
+#include "proxy/attached_fault.hpp"
 #include "proxy/link.hpp"
 #include "proxy/wake_signal.hpp"
 
@@ -36,6 +37,9 @@ namespace http = beast::http;
 using mcp::WsOpcode;
 
 namespace {
+// Messages are classified in one validating pass; the DOM is built only for
+// what needs it (a fault that edits the message, the session's handshake records).
+constexpr mcp::DecodeLimits kDecodeLimits{.defer_message = true};
 
 constexpr auto use_tuple = asio::as_tuple(asio::use_awaitable);
 constexpr std::size_t kReadBytes = 256 * 1024;
@@ -108,46 +112,6 @@ class WsDirection;
 
 // ---------------------------------------------------------------- attached faults
 
-// A byte fault on the raw bytes one direction writes to its peer (handshake
-// and WebSocket frames alike): as on a TCP link, rolled once per connection.
-class WsByteFault final : public AttachedStage, public StageContext {
- public:
-  WsByteFault(WsSession& session, Direction dir, std::shared_ptr<const FaultSpec> spec);
-
-  ByteStage& stage() override { return *stage_; }
-  StageContext& context() override { return *this; }
-  bool active() const override { return selected_ && !removed_; }
-
-  Clock::time_point now() const override { return Clock::now(); }
-  asio::awaitable<bool> wait_until(Clock::time_point deadline) override;
-  bool removed() const override { return removed_; }
-  Rng& rng() override { return rng_; }
-  Direction direction() const override { return dir_; }
-  void injected(nlohmann::json detail) override;
-  void close_connection(CloseMode mode, std::string_view reason) override;
-
-  const FaultSpec& spec() const { return *spec_; }
-  bool selected() const { return selected_; }
-  void cancel_waits() {
-    for (auto* t : waits_) t->cancel();
-  }
-  void remove() {
-    removed_ = true;
-    cancel_waits();
-  }
-
- private:
-  WsSession& session_;
-  Direction dir_;
-  std::shared_ptr<const FaultSpec> spec_;
-  std::unique_ptr<ByteStage> stage_;
-  Rng rng_;
-  std::shared_ptr<FaultCounters> counters_;
-  bool selected_ = false;
-  bool removed_ = false;
-  std::vector<asio::steady_timer*> waits_;
-};
-
 // A frame fault on one direction's messages; the chain rolls its probability
 // per matched message.
 class WsFrameFault final : public AttachedFrameStage, public FrameStageContext, public WsStageContext {
@@ -176,9 +140,7 @@ class WsFrameFault final : public AttachedFrameStage, public FrameStageContext, 
   asio::awaitable<void> emit_fragmented(WireFrame frame, std::vector<std::size_t> sizes) override;
 
   const FaultSpec& spec() const { return *spec_; }
-  void cancel_waits() {
-    for (auto* t : waits_) t->cancel();
-  }
+  void cancel_waits() { waits_.cancel_all(); }
   void remove() {
     removed_ = true;
     cancel_waits();
@@ -192,7 +154,7 @@ class WsFrameFault final : public AttachedFrameStage, public FrameStageContext, 
   Rng rng_;
   std::shared_ptr<FaultCounters> counters_;
   bool removed_ = false;
-  std::vector<asio::steady_timer*> waits_;
+  FaultWaits waits_;
 };
 
 // ---------------------------------------------------------------- WsDirection
@@ -250,7 +212,7 @@ class WsDirection final : public FrameSink {
   Direction direction() const { return dir_; }
   std::uint64_t bytes() const { return wire_.bytes(); }
   // A copy: before_connect may run while faults change.
-  std::vector<std::shared_ptr<WsByteFault>> byte_faults() const { return byte_faults_; }
+  std::vector<std::shared_ptr<AttachedByteFault>> byte_faults() const { return byte_faults_; }
   std::uint64_t discarded() const { return discarded_; }
   bool writing() const { return writing_; }
   bool close_sent() const { return close_sent_; }
@@ -293,7 +255,7 @@ class WsDirection final : public FrameSink {
   WakeSignal tasks_done_;
   Broadcast written_;
   std::vector<std::shared_ptr<WsFrameFault>> frame_faults_;
-  std::vector<std::shared_ptr<WsByteFault>> byte_faults_;
+  std::vector<std::shared_ptr<AttachedByteFault>> byte_faults_;
   std::shared_ptr<FrameChain> frame_chain_;
   std::shared_ptr<FaultChain> byte_chain_;
   std::vector<mcp::Frame> batch_;  // members of the batch being pumped, written as one message
@@ -317,7 +279,7 @@ class WsDirection final : public FrameSink {
 
 // ---------------------------------------------------------------- WsSession
 
-class WsSession final : public LinkSession, public std::enable_shared_from_this<WsSession> {
+class WsSession final : public LinkSession, public FaultHost, public std::enable_shared_from_this<WsSession> {
  public:
   explicit WsSession(SessionStart start);
 
@@ -329,9 +291,14 @@ class WsSession final : public LinkSession, public std::enable_shared_from_this<
   void shut_down(const std::string& reason) override;
   void drain(std::chrono::milliseconds grace, const std::string& reason) override;
 
-  Link& link() { return *link_; }
-  std::uint64_t number() const { return number_; }
-  bool closing() const { return closing_; }
+  // FaultHost
+  Link& link() override { return *link_; }
+  std::uint64_t number() const override { return number_; }
+  bool closing() const override { return closing_; }
+  void close_for_fault(CloseMode mode, std::string reason) override {
+    close(mode, By::proxy, "fault", std::move(reason));
+  }
+
   WsDirection& dir(Direction d) { return d == Direction::upstream ? up_ : down_; }
   void spawn(asio::awaitable<void> work);
   void emit(std::string kind, nlohmann::json fields);
@@ -382,47 +349,6 @@ class WsSession final : public LinkSession, public std::enable_shared_from_this<
   std::optional<int> close_code_;  // the first close frame's code
 };
 
-// ---------------------------------------------------------------- WsByteFault
-
-WsByteFault::WsByteFault(WsSession& session, Direction dir, std::shared_ptr<const FaultSpec> spec)
-    : session_(session),
-      dir_(dir),
-      spec_(std::move(spec)),
-      stage_(spec_->fault->instantiate()),
-      rng_(derive_seed(session.link().env().seed, session.link().name(), spec_->name, session.number())) {
-  const double roll = rng_.uniform();
-  selected_ = roll < spec_->toxicity;
-  counters_ = session_.link().stats().fault(spec_->name, spec_->type);
-  ++(selected_ ? counters_->connections_selected : counters_->connections_skipped);
-  session_.emit("fault.decision", {{"fault", spec_->name},
-                                   {"type", spec_->type},
-                                   {"direction", to_string(dir_)},
-                                   {"toxicity", spec_->toxicity},
-                                   {"roll", roll},
-                                   {"applied", selected_}});
-}
-
-asio::awaitable<bool> WsByteFault::wait_until(Clock::time_point deadline) {
-  if (removed_ || session_.closing()) co_return false;
-  asio::steady_timer timer(session_.executor(), deadline);
-  waits_.push_back(&timer);
-  auto [ec] = co_await timer.async_wait(use_tuple);
-  waits_.erase(std::find(waits_.begin(), waits_.end(), &timer));
-  co_return !ec && !removed_ && !session_.closing();
-}
-
-void WsByteFault::injected(nlohmann::json detail) {
-  ++counters_->injections;
-  if (detail.is_null()) return;
-  nlohmann::json fields = {{"fault", spec_->name}, {"type", spec_->type}, {"direction", to_string(dir_)}};
-  if (detail.is_object()) fields.update(detail);
-  session_.emit("fault.inject", std::move(fields));
-}
-
-void WsByteFault::close_connection(CloseMode mode, std::string_view reason) {
-  session_.close(mode, By::proxy, "fault", std::string(reason) + " (" + spec_->name + ")");
-}
-
 // ---------------------------------------------------------------- WsFrameFault
 
 WsFrameFault::WsFrameFault(WsSession& session, WsDirection& dir, std::shared_ptr<const FaultSpec> spec)
@@ -435,11 +361,8 @@ WsFrameFault::WsFrameFault(WsSession& session, WsDirection& dir, std::shared_ptr
 
 asio::awaitable<bool> WsFrameFault::wait_until(Clock::time_point deadline) {
   if (removed_ || dir_.flushing() || session_.closing()) co_return false;
-  asio::steady_timer timer(session_.executor(), deadline);
-  waits_.push_back(&timer);
-  auto [ec] = co_await timer.async_wait(use_tuple);
-  waits_.erase(std::find(waits_.begin(), waits_.end(), &timer));
-  co_return !ec && !removed_ && !dir_.flushing() && !session_.closing();
+  const bool on_time = co_await waits_.wait(session_.executor(), deadline);
+  co_return on_time && !removed_ && !dir_.flushing() && !session_.closing();
 }
 
 void WsFrameFault::injected(nlohmann::json detail) {
@@ -538,13 +461,13 @@ void WsDirection::attach(const std::shared_ptr<const FaultSpec>& spec, std::opti
                      [self, fault]() -> asio::awaitable<void> { co_await fault->stage().on_attach(*fault); }, report);
     return;
   }
-  auto fault = std::make_shared<WsByteFault>(session_, dir_, spec);
+  // A byte fault on the raw bytes this direction writes to its peer (handshake
+  // and WebSocket frames alike): as on a TCP link, rolled once per connection.
+  auto fault = std::make_shared<AttachedByteFault>(session_, dir_, spec);
   const auto at = position ? std::min(*position, byte_faults_.size()) : byte_faults_.size();
   byte_faults_.insert(byte_faults_.begin() + static_cast<std::ptrdiff_t>(at), fault);
   rebuild_chains();
-  if (fault->selected())
-    asio::co_spawn(session_.executor(),
-                   [self, fault]() -> asio::awaitable<void> { co_await fault->stage().on_attach(*fault); }, report);
+  AttachedByteFault::start(fault, self);
 }
 
 std::optional<std::size_t> WsDirection::detach(const std::string& name) {
@@ -640,7 +563,7 @@ void WsDirection::on_event(mcp::WsEvent& e, Clock::time_point arrival) {
       }
       Item item{.kind = Item::message, .arrival = arrival, .bytes = e.payload.size()};
       frames_.clear();
-      mcp::decode_json_text(e.payload, e.offset, frames_);
+      mcp::decode_owned_json_text(std::move(e.payload), e.offset, frames_, kDecodeLimits);  // e.payload is not read again
       item.frames.reserve(frames_.size());
       for (auto& f : frames_) {
         WireFrame& wf = item.frames.emplace_back();
@@ -905,13 +828,14 @@ WsSession::WsSession(SessionStart start)
       opened_at_(Clock::now()) {}
 
 void WsSession::emit(std::string kind, nlohmann::json fields) {
-  nlohmann::json all = {{"conn", number_}};
-  all.update(fields);
-  link_->env().events.emit(link_->source(), std::move(kind), std::move(all));
+  if (!fields.is_object()) fields = nlohmann::json::object();
+  fields.emplace("conn", number_);  // a "conn" the caller set wins, as before
+  link_->env().events.emit(link_->source(), std::move(kind), std::move(fields));
 }
 
 std::string WsSession::observe(mcp::Peer from, const mcp::Frame& frame, Clock::time_point at, bool injected) {
-  auto obs = session_.observe(from, frame, at, injected);
+  // Without a sink the session keeps its state but builds no event fields.
+  auto obs = session_.observe(from, frame, at, injected, link_->env().events.has_sinks());
   for (auto& e : obs.events) emit(std::move(e.kind), std::move(e.fields));
   return obs.method;
 }

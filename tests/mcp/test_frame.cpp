@@ -237,3 +237,74 @@ TEST_CASE("frames built or edited in code") {
   CHECK(faultline::mcp::printable("a\nb\xff", 64) == "a\\x0Ab\\xFF");
   CHECK(faultline::mcp::to_string(FrameKind::notification) == "notification");
 }
+
+TEST_CASE("deferred decoding classifies exactly like the full parse") {
+  using faultline::mcp::DecodeLimits;
+  const char* corpus[] = {
+      R"({"jsonrpc":"2.0","id":1,"method":"tools/list"})",
+      R"({"jsonrpc":"2.0","id":"a","method":"tools/call","params":{"name":"x","arguments":{"id":9}}})",
+      R"({"jsonrpc":"2.0","id":18446744073709551615,"result":{"id":"inner"}})",
+      R"({"jsonrpc":"2.0","id":-3,"error":{"code":-32601,"message":"no","data":{"code":"x"}}})",
+      R"({"jsonrpc":"2.0","method":"notifications/initialized"})",
+      R"({"jsonrpc":"2.0","id":null,"result":1})",
+      R"({"jsonrpc":"2.0","id":1.5,"method":"m"})",
+      R"({"jsonrpc":"2.0","id":{},"method":"m"})",
+      R"({"jsonrpc":"2.0","id":1,"method":5,"params":3})",
+      R"({"jsonrpc":"2.0","id":1,"method":"m","params":"x"})",
+      R"({"jsonrpc":"2.0","id":1,"error":{"code":1.5,"message":"x"}})",
+      R"({"jsonrpc":"2.0","id":1,"error":{"code":{"a":1},"message":"x"}})",
+      R"({"jsonrpc":"2.0","id":1,"error":{"code":1,"message":2}})",
+      R"({"jsonrpc":"2.0","id":1,"error":"bad"})",
+      R"({"jsonrpc":2.0,"id":1,"method":"m"})",
+      R"({"id":1, "jsonrpc":"1.0","method":"m"})",
+      R"({"jsonrpc":"2.0","id":1,"id":"two","method":"m"})",          // duplicate keys: the last wins
+      R"({"jsonrpc":"2.0","id":"x","id":[1],"method":"m"})",
+      R"({"jsonrpc":"2.0","method":5,"method":"m"})",
+      R"({"jsonrpc":"2.0","id":1,"error":{"code":1},"error":{"code":2,"message":"y"}})",
+      R"({"jsonrpc":"2.0","id":1,"error":{"code":1,"message":"m","code":"s"}})",
+      "\xEF\xBB\xBF {\"jsonrpc\":\"2.0\",\"method\":\"m\"}\r\n",
+      R"({"a":})", "Server started", "", "{} {}", "{\"jsonrpc\":\"2.0\"", "[1e400]", R"({"n":1e400})",
+      "{\"jsonrpc\":\"2.0\",\"method\":\"\xFF\"}", "42", "\"text\"", "null", "{}",
+      R"([{"jsonrpc":"2.0","id":1,"method":"m"},{"jsonrpc":"2.0","method":"n"}])",
+  };
+  for (const char* text : corpus) {
+    CAPTURE(text);
+    std::vector<Frame> full, deferred, owned;
+    decode_json_text(text, 7, full);
+    decode_json_text(text, 7, deferred, DecodeLimits{.defer_message = true});
+    faultline::mcp::decode_owned_json_text(std::string(text), 7, owned, DecodeLimits{.defer_message = true});
+    REQUIRE(full.size() == deferred.size());
+    REQUIRE(owned.size() == deferred.size());
+    for (std::size_t i = 0; i < full.size(); ++i) {
+      // Giving the text away changes nothing but who owns the buffer.
+      CHECK(owned[i].kind == deferred[i].kind);
+      CHECK(owned[i].raw == deferred[i].raw);
+      CHECK(owned[i].offset == deferred[i].offset);
+      CHECK(owned[i].id == deferred[i].id);
+      CHECK(owned[i].method == deferred[i].method);
+      CHECK(owned[i].message_deferred == deferred[i].message_deferred);
+      CHECK(owned[i].problem.has_value() == deferred[i].problem.has_value());
+      CHECK(deferred[i].kind == full[i].kind);
+      CHECK(deferred[i].parsed == full[i].parsed);
+      CHECK(deferred[i].id == full[i].id);
+      CHECK(deferred[i].method == full[i].method);
+      CHECK(deferred[i].raw == full[i].raw);
+      CHECK(deferred[i].offset == full[i].offset);
+      REQUIRE(deferred[i].problem.has_value() == full[i].problem.has_value());
+      if (full[i].problem) {
+        CHECK(deferred[i].problem->reason == full[i].problem->reason);
+        CHECK(deferred[i].problem->offset == full[i].problem->offset);
+      }
+      // The message is built on demand and is the one the full parse built.
+      nlohmann::json scratch;
+      CHECK(faultline::mcp::message_of(deferred[i], scratch) == full[i].message);
+      CHECK(faultline::mcp::ensure_message(deferred[i]) == full[i].message);
+      CHECK_FALSE(deferred[i].message_deferred);
+    }
+  }
+  // A single valid message really is deferred (no DOM until asked for).
+  std::vector<Frame> one;
+  decode_json_text(R"({"jsonrpc":"2.0","id":1,"method":"m"})", 0, one, DecodeLimits{.defer_message = true});
+  CHECK(one.front().message_deferred);
+  CHECK(one.front().message.is_null());
+}
