@@ -1,11 +1,13 @@
 // `faultline wrap -- CMD ARGS...`: runs an MCP server over stdio as a child
 // and sits between the caller's stdin/stdout and the child's, recording the
-// session and injecting frame faults. A client config that launches
+// session and injecting frame faults (and byte faults on what each side is
+// sent). A client config that launches
 // `npx some-server` launches `faultline wrap -- npx some-server` instead:
 // signals are forwarded, and the child's exit status is faultline's.
 
 #include <csignal>
 #include <random>
+#include <set>
 
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/signal_set.hpp>
@@ -13,6 +15,7 @@
 
 #include "cli/commands.hpp"
 #include "core/errors.hpp"
+#include "faults/fault_spec.hpp"
 #include "faults/frame_fault_spec.hpp"
 #include "faults/frame_registry.hpp"
 #include "proxy/proxy_config.hpp"
@@ -34,23 +37,47 @@ struct WrapOptions {
 
 constexpr int kExitCannotRun = 127;  // as a shell reports a command it cannot run
 
-// The faults of --faults FILE and --fault, refusing those a stdio link cannot
-// apply (websocket and http types, a session match) rather than ignoring them.
-std::vector<FrameFaultSpec> load_faults(const WrapOptions& o) {
-  std::vector<FrameFaultSpec> specs;
+// The faults a stdio link cannot apply are refused, not ignored: websocket and
+// http types, a session match, and byte faults about connecting (down, slow_open).
+void check_fits_stdio(const FaultSpec& spec, const std::string& where) {
+  if (spec.is_frame()) {
+    check_frame_fault_transport(*spec.frame, "stdio", where);
+  } else if (spec.fault->takes_link_down() || spec.type == "slow_open") {
+    throw ConfigError(where + "/type", "a " + spec.type + " fault acts on connecting; a stdio link has no connection to refuse or delay");
+  }
+}
+
+struct LoadedFaults {
+  std::vector<FrameFaultSpec> frames;
+  std::vector<FaultSpec> bytes;
+};
+
+// The faults of --faults FILE (a JSON array) and --fault: frame faults, and
+// byte faults on the bytes each direction writes.
+LoadedFaults load_faults(const WrapOptions& o) {
+  std::vector<std::pair<FaultSpec, std::string>> all;  // with where it came from
   if (!o.faults_file.empty()) {
-    specs = parse_frame_faults(read_json_file(o.faults_file), o.faults_file + " ");
-    for (std::size_t i = 0; i < specs.size(); ++i)
-      check_frame_fault_transport(specs[i], "stdio", o.faults_file + " /" + std::to_string(i));
+    const auto json = read_json_file(o.faults_file);
+    if (!json.is_array()) throw ConfigError(o.faults_file, "must hold a JSON array of faults");
+    for (std::size_t i = 0; i < json.size(); ++i) {
+      const std::string where = o.faults_file + " /" + std::to_string(i);
+      all.emplace_back(parse_fault(json[i], where), where);
+    }
   }
-  for (const auto& text : o.faults) {
-    specs.push_back(parse_frame_fault_text(text));
-    check_frame_fault_transport(specs.back(), "stdio", "--fault " + text + " ");
-    for (std::size_t i = 0; i + 1 < specs.size(); ++i)
-      if (specs[i].name == specs.back().name)
-        throw ConfigError("--fault " + text, "a fault named \"" + specs.back().name + "\" already exists (give name=...)");
+  for (const auto& text : o.faults) all.emplace_back(parse_fault_text(text), "--fault " + text + " ");
+  LoadedFaults loaded;
+  std::set<std::string> names;
+  for (auto& [spec, where] : all) {
+    check_fits_stdio(spec, where);
+    if (!names.insert(spec.name).second)
+      throw ConfigError(where + "/name", "a fault named \"" + spec.name + "\" already exists (give name=...)");
+    if (spec.is_frame()) {
+      loaded.frames.push_back(*spec.frame);
+    } else {
+      loaded.bytes.push_back(std::move(spec));
+    }
   }
-  return specs;
+  return loaded;
 }
 
 int run_wrap(const WrapOptions& o) {
@@ -58,7 +85,9 @@ int run_wrap(const WrapOptions& o) {
   StdioLinkOptions link_options;
   link_options.name = o.name;
   link_options.command = o.command;
-  link_options.faults = load_faults(o);
+  auto faults = load_faults(o);
+  link_options.faults = std::move(faults.frames);
+  link_options.byte_faults = std::move(faults.bytes);
   link_options.shutdown_step = std::chrono::milliseconds(o.shutdown_ms);
   link_options.seed = o.seed ? *o.seed : std::random_device{}() * 0x100000001ULL ^ std::random_device{}();
 
@@ -109,8 +138,10 @@ void register_wrap_command(CLI::App& root, CommandResult& result) {
   cmd->add_option("--fault", opts->faults,
                   "Frame fault: TYPE[,KEY=VALUE...] with keys name, stream (upstream|downstream), probability, "
                   "match keys method, id, kind (request|response|error|notification|invalid) and the type's "
-                  "attributes, e.g. error,method=tools/call,code=-32000; or a fault as JSON. Repeatable.");
-  cmd->add_option("--faults", opts->faults_file, "Frame faults from FILE (a JSON array of fault objects)");
+                  "attributes, e.g. error,method=tools/call,code=-32000; or a byte fault as for `faultline proxy` "
+                  "(latency, bandwidth, slicer, slow_close, timeout, reset_peer, limit_data, half_open), acting on "
+                  "the bytes written to that side; or a fault as JSON. Repeatable.");
+  cmd->add_option("--faults", opts->faults_file, "Faults from FILE (a JSON array of fault objects)");
   cmd->add_option("--events", opts->events, "Write the event history to FILE (JSONL)");
   cmd->add_option("--seed", opts->seed, "Seed for every random decision (default: random)");
   cmd->add_option("--name", opts->name, "Name of the link in events")->capture_default_str();

@@ -11,9 +11,17 @@
 
 namespace faultline {
 
-void emit_for(FaultHost& host, std::string kind, nlohmann::json fields) {
-  fields["conn"] = host.number();
-  host.link().env().events.emit(host.link().source(), std::move(kind), std::move(fields));
+std::uint64_t LinkFaultHost::run_seed() { return link().env().seed; }
+
+const std::string& LinkFaultHost::link_name() { return link().name(); }
+
+std::shared_ptr<FaultCounters> LinkFaultHost::fault_counters(const std::string& name, const std::string& type) {
+  return link().stats().fault(name, type);
+}
+
+void LinkFaultHost::emit_fault_event(std::string kind, nlohmann::json fields) {
+  fields["conn"] = number();
+  link().env().events.emit(link().source(), std::move(kind), std::move(fields));
 }
 
 boost::asio::awaitable<bool> FaultWaits::wait(boost::asio::any_io_executor ex, Clock::time_point deadline) {
@@ -33,12 +41,12 @@ AttachedByteFault::AttachedByteFault(FaultHost& host, Direction dir, std::shared
       dir_(dir),
       spec_(std::move(spec)),
       stage_(spec_->fault->instantiate()),
-      rng_(derive_seed(host.link().env().seed, host.link().name(), spec_->name, host.number())),
-      counters_(host.link().stats().fault(spec_->name, spec_->type)) {
+      rng_(derive_seed(host.run_seed(), host.link_name(), spec_->name, host.number())),
+      counters_(host.fault_counters(spec_->name, spec_->type)) {
   const double roll = rng_.uniform();
   selected_ = roll < spec_->toxicity;
   ++(selected_ ? counters_->connections_selected : counters_->connections_skipped);
-  emit_for(host_, "fault.decision",
+  host_.emit_fault_event("fault.decision",
            {{"fault", spec_->name},
             {"type", spec_->type},
             {"direction", to_string(dir_)},
@@ -58,7 +66,7 @@ void AttachedByteFault::injected(nlohmann::json detail) {
   if (detail.is_null()) return;  // counted, not recorded (a fault records its first injection, say)
   nlohmann::json fields = {{"fault", spec_->name}, {"type", spec_->type}, {"direction", to_string(dir_)}};
   if (detail.is_object()) fields.update(detail);
-  emit_for(host_, "fault.inject", std::move(fields));
+  host_.emit_fault_event("fault.inject", std::move(fields));
 }
 
 void AttachedByteFault::close_connection(CloseMode mode, std::string_view reason) {

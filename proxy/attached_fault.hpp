@@ -30,16 +30,29 @@ class Link;
 class FaultHost {
  public:
   virtual ~FaultHost() = default;
-  virtual Link& link() = 0;
+  // What the fault's random source is seeded from, with the fault's name and number().
+  virtual std::uint64_t run_seed() = 0;
+  virtual const std::string& link_name() = 0;
   virtual std::uint64_t number() const = 0;  // the connection number
   virtual boost::asio::any_io_executor executor() = 0;
   virtual bool closing() const = 0;
+  virtual std::shared_ptr<FaultCounters> fault_counters(const std::string& name, const std::string& type) = 0;
+  // Emits an event about this connection; the host adds what identifies it.
+  virtual void emit_fault_event(std::string kind, nlohmann::json fields) = 0;
   // A fault closes the connection (reset_peer, limit_data, timeout, ...).
   virtual void close_for_fault(CloseMode mode, std::string reason) = 0;
 };
 
-// Emits `kind` from the host's link with `conn` set to the host's number.
-void emit_for(FaultHost& host, std::string kind, nlohmann::json fields);
+// The host side every session of a Link shares: seed, name, counters and
+// events come from the link.
+class LinkFaultHost : public FaultHost {
+ public:
+  virtual Link& link() = 0;
+  std::uint64_t run_seed() override;
+  const std::string& link_name() override;
+  std::shared_ptr<FaultCounters> fault_counters(const std::string& name, const std::string& type) override;
+  void emit_fault_event(std::string kind, nlohmann::json fields) override;
+};
 
 // The waits a fault has in progress.
 class FaultWaits {

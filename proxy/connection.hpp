@@ -67,7 +67,7 @@ class Pipe final : public ChainSink {
   std::uint64_t bytes_ = 0;
 };
 
-class Connection final : public LinkSession, public FaultHost, public std::enable_shared_from_this<Connection> {
+class Connection final : public LinkSession, public LinkFaultHost, public std::enable_shared_from_this<Connection> {
  public:
   explicit Connection(SessionStart start);
   ~Connection() override;

@@ -279,7 +279,7 @@ class Flow final : public FrameSink, public std::enable_shared_from_this<Flow> {
 
 // ---------------------------------------------------------------- HttpSession
 
-class HttpSession final : public LinkSession, public FaultHost, public std::enable_shared_from_this<HttpSession> {
+class HttpSession final : public LinkSession, public LinkFaultHost, public std::enable_shared_from_this<HttpSession> {
  public:
   enum class By { client, server, proxy };
 

@@ -21,6 +21,7 @@
 #include "core/errors.hpp"
 #include "core/rng.hpp"
 #include "faults/attribute_reader.hpp"
+#include "faults/fault_chain.hpp"
 #include "faults/frame_chain.hpp"
 #include "mcp/ndjson_codec.hpp"
 #include "mcp/session.hpp"
@@ -67,7 +68,7 @@ class AttachedFrameFault;
 
 // ---------------------------------------------------------------- StdioRun
 
-class StdioRun : public std::enable_shared_from_this<StdioRun> {
+class StdioRun : public FaultHost, public std::enable_shared_from_this<StdioRun> {
  public:
   StdioRun(asio::any_io_executor ex, EventLog& events, StdioLinkOptions o);
   ~StdioRun();
@@ -86,6 +87,25 @@ class StdioRun : public std::enable_shared_from_this<StdioRun> {
 
   asio::any_io_executor executor() const { return ex_; }
   const StdioLinkOptions& options() const { return o_; }
+
+  // FaultHost, for byte faults. The run is one connection; a fault that closes
+  // it closes both outputs (the server's stdin and the client's stdout).
+  std::uint64_t run_seed() override { return o_.seed; }
+  const std::string& link_name() override { return o_.name; }
+  std::uint64_t number() const override { return 1; }
+  asio::any_io_executor executor() override { return ex_; }
+  bool closing() const override { return finished_; }
+  std::shared_ptr<FaultCounters> fault_counters(const std::string& name, const std::string& type) override {
+    return byte_stats_.fault(name, type);
+  }
+  void emit_fault_event(std::string kind, nlohmann::json fields) override { emit(std::move(kind), std::move(fields)); }
+  void close_for_fault(CloseMode mode, std::string reason) override;
+  // Injections per fault name, frame and byte faults.
+  std::map<std::string, std::uint64_t> all_injections() const {
+    auto all = injections;
+    for (const auto& [name, c] : byte_stats_.faults()) all[name] += c.injections;
+    return all;
+  }
   StdioDirection& dir(Direction d) { return d == Direction::upstream ? *up_ : *down_; }
   std::map<std::string, std::uint64_t> injections;
   std::function<void(int)> on_exit;
@@ -108,6 +128,7 @@ class StdioRun : public std::enable_shared_from_this<StdioRun> {
   std::unique_ptr<StdioChild> child_;
   stream_descriptor client_in_, client_out_, child_in_, child_out_, child_err_;
   std::unique_ptr<StdioDirection> up_, down_;
+  LinkStats byte_stats_;
   mcp::Session session_;
   asio::steady_timer shutdown_timer_;
   asio::steady_timer drain_timer_;
@@ -196,6 +217,15 @@ class StdioDirection final : public FrameSink {
   void start_chain() {
     if (!chain_) chain_ = std::make_shared<FrameChain>(std::vector<std::shared_ptr<AttachedFrameStage>>{}, *this);
   }
+  // A byte fault on the bytes this direction writes.
+  void attach_bytes(const FaultSpec& spec) {
+    auto fault = std::make_shared<AttachedByteFault>(run_, dir_, std::make_shared<const FaultSpec>(spec));
+    byte_faults_.push_back(fault);
+    byte_chain_ = std::make_shared<FaultChain>(
+        std::vector<std::shared_ptr<AttachedStage>>(byte_faults_.begin(), byte_faults_.end()), byte_out_);
+    run_.emit("fault.attach", spec.to_json());
+    AttachedByteFault::start(fault, run_.shared_from_this());
+  }
 
   asio::awaitable<void> read_loop();
   asio::awaitable<void> pump_loop();
@@ -205,6 +235,8 @@ class StdioDirection final : public FrameSink {
   asio::awaitable<void> end() override;
 
   void close_output(std::string_view reason);
+  // Writes what is already on its way, then closes; later writes are dropped.
+  void close_after_flush(std::string_view reason);
   void spawn_task(std::function<asio::awaitable<void>()> task);
   bool flushing() const { return flushing_; }
   bool input_done() const { return input_done_; }
@@ -212,6 +244,7 @@ class StdioDirection final : public FrameSink {
   Direction direction() const { return dir_; }
   void wake() {
     for (auto& f : attached_) f->cancel_waits();
+    for (auto& f : byte_faults_) f->cancel_waits();
     data_ready_.notify();
     space_ready_.notify();
     tasks_done_.notify();
@@ -222,7 +255,23 @@ class StdioDirection final : public FrameSink {
   struct Item {
     std::optional<WireFrame> frame;  // empty: the end of the input
   };
+  // Where the byte chain delivers: the writer.
+  class ByteOut final : public ChainSink {
+   public:
+    explicit ByteOut(StdioDirection& d) : d_(d) {}
+    asio::awaitable<void> write(Chunk chunk) override {
+      co_await d_.send(std::string(chunk.bytes.data(), chunk.bytes.size()));
+    }
+    asio::awaitable<void> end(StreamEnd) override {
+      d_.request_end();
+      co_return;
+    }
+
+   private:
+    StdioDirection& d_;
+  };
   asio::awaitable<void> send(std::string bytes);
+  void request_end();
   void finish_output(std::string_view why);
 
   StdioRun& run_;
@@ -237,9 +286,14 @@ class StdioDirection final : public FrameSink {
   WakeSignal tasks_done_;
   std::vector<std::shared_ptr<AttachedFrameFault>> attached_;
   std::shared_ptr<FrameChain> chain_;
+  ByteOut byte_out_{*this};
+  std::vector<std::shared_ptr<AttachedByteFault>> byte_faults_;
+  std::shared_ptr<FaultChain> byte_chain_;  // null without byte faults
   std::string outbox_;
   bool writing_ = false;
   bool end_requested_ = false;
+  bool closing_after_flush_ = false;
+  std::string end_reason_ = "end of input";
   bool flushing_ = false;
   bool output_closed_ = false;
   bool input_done_ = false;
@@ -338,12 +392,24 @@ asio::awaitable<void> StdioDirection::write(WireFrame frame) {
   }
   std::string bytes;
   mcp::append_ndjson_line(frame.frame, bytes);
-  co_await send(std::move(bytes));
+  if (!byte_chain_) {
+    co_await send(std::move(bytes));
+    co_return;
+  }
+  Chunk chunk;
+  chunk.bytes.assign(bytes.begin(), bytes.end());
+  chunk.arrival = frame.arrival;  // a latency fault measures from when the message arrived
+  auto chain = byte_chain_;
+  co_await chain->data(0, std::move(chunk));
 }
 
 // One write in flight: the first writer drains the outbox, later ones append to it.
 asio::awaitable<void> StdioDirection::send(std::string bytes) {
   auto self = run_.shared_from_this();
+  if (closing_after_flush_) {
+    ++discarded_;
+    co_return;
+  }
   outbox_ += bytes;
   if (writing_) co_return;
   writing_ = true;
@@ -360,7 +426,7 @@ asio::awaitable<void> StdioDirection::send(std::string bytes) {
     }
   }
   writing_ = false;
-  if (end_requested_) finish_output("end of input");
+  if (end_requested_) finish_output(end_reason_);
 }
 
 asio::awaitable<void> StdioDirection::end() {
@@ -369,8 +435,27 @@ asio::awaitable<void> StdioDirection::end() {
   flushing_ = true;
   for (auto& f : attached_) f->cancel_waits();
   while (pending_tasks_ > 0 && !run_.finished()) co_await tasks_done_.wait();
+  if (byte_chain_) {
+    auto chain = byte_chain_;  // slow_close delays the end, half_open swallows it
+    StreamEnd fin;
+    fin.kind = StreamEnd::fin;
+    co_await chain->end(0, fin);
+    co_return;
+  }
+  request_end();
+}
+
+void StdioDirection::request_end() {
   end_requested_ = true;  // the writer closes the output once the outbox is empty
-  if (!writing_) finish_output("end of input");
+  if (!writing_) finish_output(end_reason_);
+}
+
+void StdioDirection::close_after_flush(std::string_view reason) {
+  if (output_closed_ || closing_after_flush_) return;
+  run_.emit("stdio.close_output", {{"direction", to_string(dir_)}, {"reason", reason}});
+  closing_after_flush_ = true;
+  end_reason_ = std::string(reason);
+  request_end();
 }
 
 void StdioDirection::spawn_task(std::function<asio::awaitable<void>()> task) {
@@ -425,6 +510,7 @@ void StdioRun::start() {
   up_ = std::make_unique<StdioDirection>(*this, Direction::upstream, client_in_, child_in_);
   down_ = std::make_unique<StdioDirection>(*this, Direction::downstream, child_out_, client_out_);
   for (const auto& spec : o_.faults) dir(spec.direction).attach(spec);
+  for (const auto& spec : o_.byte_faults) dir(spec.direction).attach_bytes(spec);
 
   auto self = shared_from_this();
   spawn([self]() { return self->watch_child(); }, "child watch");
@@ -578,7 +664,7 @@ void StdioRun::check_finished() {
   const auto now = Clock::now();
   for (auto& e : session_.unanswered(now)) emit(std::move(e.kind), std::move(e.fields));
   nlohmann::json counts = nlohmann::json::object();
-  for (const auto& [name, n] : injections) counts[name] = n;
+  for (const auto& [name, n] : all_injections()) counts[name] = n;
   const int code = exit_code_of(*child_status_);
   emit("stdio.end", {{"exit_code", code},
                      {"injections", counts},
@@ -597,6 +683,13 @@ void StdioRun::check_finished() {
   }
 }
 
+void StdioRun::close_for_fault(CloseMode, std::string reason) {
+  // Pipes have no reset: closing both outputs, once what was let through is
+  // written, is how a stdio "connection" ends.
+  up_->close_after_flush(reason);
+  down_->close_after_flush(reason);
+}
+
 // ---------------------------------------------------------------- StdioLink
 
 StdioLink::StdioLink(asio::any_io_executor ex, EventLog& events, StdioLinkOptions options)
@@ -605,6 +698,6 @@ StdioLink::~StdioLink() = default;
 void StdioLink::start() { run_->start(); }
 void StdioLink::forward_signal(int signo) { run_->forward_signal(signo); }
 void StdioLink::on_exit(std::function<void(int)> callback) { run_->on_exit = std::move(callback); }
-std::map<std::string, std::uint64_t> StdioLink::injections() const { return run_->injections; }
+std::map<std::string, std::uint64_t> StdioLink::injections() const { return run_->all_injections(); }
 
 }  // namespace faultline

@@ -17,6 +17,7 @@
 #include <boost/asio/any_io_executor.hpp>
 
 #include "core/event_log.hpp"
+#include "faults/fault_spec.hpp"
 #include "faults/frame_fault_spec.hpp"
 
 namespace faultline {
@@ -25,6 +26,9 @@ struct StdioLinkOptions {
   std::string name = "stdio";
   std::vector<std::string> command;
   std::vector<FrameFaultSpec> faults;
+  // Byte faults (latency, bandwidth, slicer, limit_data, ...) on the bytes each
+  // direction writes, after its frame faults; rolled once for the run.
+  std::vector<FaultSpec> byte_faults;
   std::uint64_t seed = 0;
   std::chrono::milliseconds shutdown_step{2000};  // each wait of the shutdown sequence
   std::chrono::milliseconds drain_after_exit{2000};  // how long the server's pipes may stay open after it exits
@@ -52,7 +56,7 @@ class StdioLink {
   // Called once with the exit code to use (the child's, or 128+signal) when
   // the child has exited and its output was delivered.
   void on_exit(std::function<void(int)> callback);
-  // Injections per fault name.
+  // Injections per fault name, frame and byte faults.
   std::map<std::string, std::uint64_t> injections() const;
 
  private:

@@ -279,7 +279,7 @@ class WsDirection final : public FrameSink {
 
 // ---------------------------------------------------------------- WsSession
 
-class WsSession final : public LinkSession, public FaultHost, public std::enable_shared_from_this<WsSession> {
+class WsSession final : public LinkSession, public LinkFaultHost, public std::enable_shared_from_this<WsSession> {
  public:
   explicit WsSession(SessionStart start);
 

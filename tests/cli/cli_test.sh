@@ -69,6 +69,12 @@ echo '[{"type":"drop","match":{"session":"abc"}}]' >"$work/wrap_session.json"
 check "wrap refuses a session match" 2 "wrap_session.json /0/match/session: a session match needs an http link" -- "$bin" wrap --faults "$work/wrap_session.json" -- true
 echo '[{"type":"drop","match":{"method":"tools/call"}},{"type":"kill","attributes":{"after_ms":60000}}]' >"$work/wrap_ok.json"
 check "wrap takes stdio faults" 0 "" -- "$bin" wrap --faults "$work/wrap_ok.json" -- true
+check "wrap refuses down" 2 "--fault down /type: a down fault acts on connecting" -- "$bin" wrap --fault down -- true
+check "wrap refuses slow_open" 2 "--fault slow_open,delay=5 /type: a slow_open fault acts on connecting" -- "$bin" wrap --fault slow_open,delay=5 -- true
+echo '[{"type":"latency","stream":"downstream","attributes":{"latency":5}},{"type":"drop","name":"latency_downstream"}]' >"$work/wrap_dup.json"
+check "wrap refuses a duplicate fault name" 2 'wrap_dup.json /1/name: a fault named "latency_downstream" already exists' -- "$bin" wrap --faults "$work/wrap_dup.json" -- true
+echo '[{"type":"latency","stream":"downstream","attributes":{"latency":5}},{"type":"limit_data","stream":"upstream","attributes":{"bytes":100}}]' >"$work/wrap_bytes.json"
+check "wrap takes byte faults" 0 "" -- "$bin" wrap --faults "$work/wrap_bytes.json" -- true
 
 # A run that ends on SIGTERM leaves a complete event file.
 port=$(free_port)

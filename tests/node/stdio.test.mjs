@@ -349,3 +349,42 @@ test('shutdown order when the caller closes stdin: wait, SIGTERM, wait, SIGKILL'
   })();
   assert.equal(polite.code, 0);
 });
+
+// Byte faults on a stdio link act on the bytes written to each side.
+test('byte fault latency delays what the client is sent, measured from arrival', async () => {
+  const s = await connect({ faults: ['latency,stream=downstream,latency=300'] });
+  try {
+    const r = await timed(echo(s.client, 'slow'));
+    assert.ok(r.ok, String(r.error));
+    assert.ok(r.ms >= 290, `echo took ${r.ms} ms`);
+    assert.ok(r.ms < 1500, `echo took ${r.ms} ms`);
+    const injected = readEvents(s.events).filter((e) => e.kind === 'fault.inject' && e.fault === 'latency_downstream');
+    assert.ok(injected.length >= 1);
+  } finally {
+    await s.close();
+  }
+});
+
+test('byte fault slicer cuts the server stdin into pieces: the server still parses every line', async () => {
+  const s = await connect({ faults: ['slicer,stream=upstream,average_size=7,size_variation=3,delay=200'] });
+  try {
+    const r = await timed(echo(s.client, 'x'.repeat(300)));
+    assert.ok(r.ok, String(r.error));
+    assert.equal(r.value.content[0].text, 'Echo: ' + 'x'.repeat(300));
+  } finally {
+    await s.close();
+  }
+});
+
+test('byte fault limit_data ends the session: the client sees its transport close', async () => {
+  const s = await connect({ faults: ['limit_data,stream=downstream,bytes=3000'] });
+  try {
+    const first = await timed(s.client.listTools());  // a few KB: crosses the limit
+    await Promise.race([s.closedPromise, sleep(5000)]);
+    assert.ok(s.closed || !first.ok, 'the client should notice the end of the stream');
+    const events = readEvents(s.events);
+    assert.ok(events.some((e) => e.kind === 'stdio.close_output'), 'faultline closed the outputs');
+  } finally {
+    await s.close();
+  }
+});
