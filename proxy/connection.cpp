@@ -114,7 +114,12 @@ asio::awaitable<void> Pipe::read_loop() {
     std::size_t n = 0;
     if (!ec) {
       chunk.bytes.resize(want);
-      std::tie(ec, n) = co_await from_.async_read_some(asio::buffer(chunk.bytes), use_tuple);
+      // Readable: read now (the socket is non-blocking), saving a pass through the scheduler.
+      if (!bulk) n = from_.read_some(asio::buffer(chunk.bytes), ec);
+      if (bulk || ec == asio::error::would_block || ec == asio::error::try_again) {
+        ec.clear();
+        std::tie(ec, n) = co_await from_.async_read_some(asio::buffer(chunk.bytes), use_tuple);
+      }
     }
     if (conn_.closing()) break;
     if (ec) {
@@ -128,13 +133,29 @@ asio::awaitable<void> Pipe::read_loop() {
     bulk = n == want && n >= kBulkChunk;
     chunk.arrival = Clock::now();
     chunk.bytes.resize(n);
-    queued_bytes_ += n;
+    if (!pump_running_ && chain_->empty() && write_now(chunk)) continue;
+    queued_bytes_ += chunk.bytes.size();
     enqueue(Item{std::move(chunk), std::nullopt});
   }
 }
 
 std::size_t Pipe::queue_limit() const {
   return chain_->empty() ? kPlainQueueBytes : conn_.link().env().max_queued_bytes;
+}
+
+bool Pipe::write_now(Chunk& chunk) {
+  // Nothing queued and no fault: pass the bytes on from the reader, without
+  // starting a pump (a request/response round trip saves a coroutine start and
+  // a scheduler pass). What the socket does not take now goes to the pump.
+  boost::system::error_code ec;
+  const auto n = to_.write_some(asio::buffer(chunk.bytes), ec);
+  if (ec) return false;  // would block, or an error the pump's write will report
+  bytes_ += n;
+  auto& stats = conn_.link().stats();
+  (dir_ == Direction::upstream ? stats.bytes_upstream : stats.bytes_downstream) += n;
+  if (n == chunk.bytes.size()) return true;
+  chunk.bytes.erase(chunk.bytes.begin(), chunk.bytes.begin() + static_cast<std::ptrdiff_t>(n));
+  return false;
 }
 
 void Pipe::enqueue(Item item) {
@@ -253,6 +274,9 @@ asio::awaitable<void> Connection::run() {
     co_return;
   }
   server_.set_option(tcp::no_delay(true), ignored);
+  // Non-blocking, so the readers can read and write at once when the socket is ready.
+  client_.non_blocking(true, ignored);
+  server_.non_blocking(true, ignored);
   upstream_connected_ = true;
   link_->env().events.emit(link_->source(), "conn.upstream",
                            {{"conn", number_}, {"upstream", endpoint_text(server_, true)}});

@@ -50,6 +50,8 @@ class Pipe final : public ChainSink {
   };
   void rebuild_chain();
   void enqueue(Item item);
+  // Writes the chunk at once if the socket takes it all; else keeps the rest in `chunk`.
+  bool write_now(Chunk& chunk);
   std::size_t queue_limit() const;
   asio::awaitable<void> pump_loop();
 
