@@ -22,6 +22,7 @@ constexpr auto use_tuple = asio::as_tuple(asio::use_awaitable);
 constexpr std::size_t kMaxChunk = 256 * 1024;
 constexpr std::size_t kMinChunk = 2048;
 constexpr std::size_t kBulkChunk = 128 * 1024;  // read size while data keeps coming
+constexpr std::size_t kRelayBytes = 64 * 1024;  // the per-thread buffer of the direct relay
 // Read-ahead per direction with no fault attached: the sockets' own buffers do
 // the rest. With faults, the reader keeps stamping arrivals up to the
 // configured limit, so a latency fault measures from the real arrival.
@@ -107,19 +108,24 @@ asio::awaitable<void> Pipe::read_loop() {
       auto [wait_ec] = co_await from_.async_wait(tcp::socket::wait_read, use_tuple);
       if (conn_.closing()) break;
       ec = wait_ec;
-      boost::system::error_code avail_ec;
-      if (!ec) want = std::clamp<std::size_t>(from_.available(avail_ec), kMinChunk, kMaxChunk);
+      if (!ec && !pump_running_ && chain_->empty()) {
+        // Nothing queued and no fault: relay from a per-thread buffer, read and
+        // written at once on the non-blocking sockets; no allocation, no pump.
+        const auto relayed = relay_now(ec);
+        if (!ec) {
+          if (relayed) bulk = *relayed == kRelayBytes;
+          continue;
+        }
+      } else if (!ec) {
+        boost::system::error_code avail_ec;
+        want = std::clamp<std::size_t>(from_.available(avail_ec), kMinChunk, kMaxChunk);
+      }
     }
     Chunk chunk;
     std::size_t n = 0;
     if (!ec) {
       chunk.bytes.resize(want);
-      // Readable: read now (the socket is non-blocking), saving a pass through the scheduler.
-      if (!bulk) n = from_.read_some(asio::buffer(chunk.bytes), ec);
-      if (bulk || ec == asio::error::would_block || ec == asio::error::try_again) {
-        ec.clear();
-        std::tie(ec, n) = co_await from_.async_read_some(asio::buffer(chunk.bytes), use_tuple);
-      }
+      std::tie(ec, n) = co_await from_.async_read_some(asio::buffer(chunk.bytes), use_tuple);
     }
     if (conn_.closing()) break;
     if (ec) {
@@ -139,8 +145,36 @@ asio::awaitable<void> Pipe::read_loop() {
   }
 }
 
+std::optional<std::size_t> Pipe::relay_now(boost::system::error_code& ec) {
+  thread_local std::vector<char> buffer(kRelayBytes);  // used between two suspensions only
+  const auto n = from_.read_some(asio::buffer(buffer), ec);
+  if (ec == asio::error::would_block || ec == asio::error::try_again) {
+    ec.clear();
+    return std::nullopt;
+  }
+  if (ec) return std::nullopt;  // the stream's end: the caller records it
+  boost::system::error_code write_ec;
+  const auto written = to_.write_some(asio::buffer(buffer.data(), n), write_ec);
+  const std::size_t done = write_ec ? 0 : written;  // an error is the pump's write to report
+  count_written(done);
+  if (done < n) {
+    Chunk rest;
+    rest.arrival = Clock::now();
+    rest.bytes.assign(buffer.data() + done, buffer.data() + n);
+    queued_bytes_ += rest.bytes.size();
+    enqueue(Item{std::move(rest), std::nullopt});
+  }
+  return n;
+}
+
 std::size_t Pipe::queue_limit() const {
   return chain_->empty() ? kPlainQueueBytes : conn_.link().env().max_queued_bytes;
+}
+
+void Pipe::count_written(std::size_t n) {
+  bytes_ += n;
+  auto& stats = conn_.link().stats();
+  (dir_ == Direction::upstream ? stats.bytes_upstream : stats.bytes_downstream) += n;
 }
 
 bool Pipe::write_now(Chunk& chunk) {
@@ -150,9 +184,7 @@ bool Pipe::write_now(Chunk& chunk) {
   boost::system::error_code ec;
   const auto n = to_.write_some(asio::buffer(chunk.bytes), ec);
   if (ec) return false;  // would block, or an error the pump's write will report
-  bytes_ += n;
-  auto& stats = conn_.link().stats();
-  (dir_ == Direction::upstream ? stats.bytes_upstream : stats.bytes_downstream) += n;
+  count_written(n);
   if (n == chunk.bytes.size()) return true;
   chunk.bytes.erase(chunk.bytes.begin(), chunk.bytes.begin() + static_cast<std::ptrdiff_t>(n));
   return false;
@@ -189,9 +221,7 @@ asio::awaitable<void> Pipe::pump_loop() {
 asio::awaitable<void> Pipe::write(Chunk chunk) {
   if (conn_.closing() || chunk.bytes.empty()) co_return;
   auto [ec, n] = co_await asio::async_write(to_, asio::buffer(chunk.bytes), use_tuple);
-  bytes_ += n;
-  auto& stats = conn_.link().stats();
-  (dir_ == Direction::upstream ? stats.bytes_upstream : stats.bytes_downstream) += n;
+  count_written(n);
   if (ec && !conn_.closing()) {
     conn_.close(CloseMode::rst, receiver_of(dir_), is_reset(ec) ? "rst" : "error",
                 "write to " + std::string(by_name(receiver_of(dir_))) + ": " + ec.message());

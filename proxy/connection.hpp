@@ -52,6 +52,10 @@ class Pipe final : public ChainSink {
   void enqueue(Item item);
   // Writes the chunk at once if the socket takes it all; else keeps the rest in `chunk`.
   bool write_now(Chunk& chunk);
+  void count_written(std::size_t n);
+  // Reads what is there and writes it on at once, queueing what the peer does
+  // not take. The bytes read, or nothing when there were none (or on `ec`).
+  std::optional<std::size_t> relay_now(boost::system::error_code& ec);
   std::size_t queue_limit() const;
   asio::awaitable<void> pump_loop();
 
