@@ -608,16 +608,7 @@ void HttpSession::close(CloseMode mode, By by, std::string how, std::string reas
   }
   close_reason_ = std::move(reason);
   if (drain_timer_) drain_timer_->cancel();
-  boost::system::error_code ignored;
-  for (auto* s : {&client_, &server_}) {
-    if (!s->is_open()) continue;
-    if (mode == CloseMode::rst) {
-      s->set_option(asio::socket_base::linger(true, 0), ignored);
-    } else {
-      s->shutdown(tcp::socket::shutdown_both, ignored);
-    }
-    s->close(ignored);
-  }
+  for (auto* s : {&client_, &server_}) close_socket(*s, mode);
   for (auto& slot : slots_) slot->cancel_waits();
   for (auto& slot : byte_slots_) slot->cancel_waits();
   written_.notify();

@@ -1137,16 +1137,7 @@ void WsSession::close(CloseMode mode, By by, std::string how, std::string reason
   }
   if (close_reason_.empty()) close_reason_ = std::move(reason);
   if (close_timer_) close_timer_->cancel();
-  boost::system::error_code ignored;
-  for (auto* s : {&client_, &server_}) {
-    if (!s->is_open()) continue;
-    if (mode == CloseMode::rst) {
-      s->set_option(asio::socket_base::linger(true, 0), ignored);
-    } else {
-      s->shutdown(tcp::socket::shutdown_both, ignored);
-    }
-    s->close(ignored);
-  }
+  for (auto* s : {&client_, &server_}) close_socket(*s, mode);
   up_.wake();
   down_.wake();
   emit_close();
