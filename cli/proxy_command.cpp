@@ -162,6 +162,8 @@ int run_proxy(const ProxyOptions& o) {
   }
   io.run();
   workers.stop();
+  io.restart();
+  io.poll();  // the closed sessions' last word to their links (forget me) is delivered
   events.emit("proxy", "run.end", {{"seed", seed}});
   return exit_code;
 }

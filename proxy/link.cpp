@@ -145,11 +145,13 @@ asio::awaitable<void> Link::accept_loop(std::shared_ptr<tcp::acceptor> acceptor)
     const auto number = next_connection_++;
     auto session = make_link_session(config_.protocol, SessionStart{self, std::move(socket), number, upstream()});
     connections_.emplace(number, session);
+    ++env_.sessions_alive;
     asio::dispatch(session->executor(), [session, faults = faults_]() mutable { session->start(std::move(faults)); });
   }
 }
 
 void Link::session_closed(std::uint64_t number) {
+  --env_.sessions_alive;
   asio::post(ex_, [self = shared_from_this(), number] { self->connections_.erase(number); });
 }
 

@@ -38,6 +38,7 @@ class LinkRegistry {
   void stop_all(const std::string& reason);
   // Every link stops listening and its sessions deliver what they hold, then close.
   void drain_all(std::chrono::milliseconds grace, const std::string& reason);
+  // Sessions not yet closed, on every link including deleted ones.
   std::size_t open_sessions() const;
 
   std::shared_ptr<Link> find(const std::string& name) const;  // throws 404

@@ -55,6 +55,7 @@ class ProxyHarness {
     while (call([&] { return registry_.open_sessions(); }) != 0 && std::chrono::steady_clock::now() < until)
       std::this_thread::sleep_for(2ms);
     workers_.stop();
+    call([] { return 0; });  // what the sessions posted to the link's thread (forgetting them) runs first
     work_.reset();
     io_.stop();
     thread_.join();

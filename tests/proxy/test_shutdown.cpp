@@ -131,3 +131,25 @@ TEST_CASE("many connections on two worker threads, faults churning, keep every b
   const auto total = proxy.call([&] { return proxy.registry().find("many")->stats().connections_total.load(); });
   CHECK(total == kClients);
 }
+
+TEST_CASE("deleting a link closes its open connections, every time") {
+  Upstream up(Upstream::echo());
+  ProxyHarness proxy;
+  for (int i = 0; i < 200; ++i) {
+    const auto port = proxy.link("gone" + std::to_string(i), up.port());
+    proxy.call([&] {  // rebinding the listener must not lose track of connections
+      proxy.registry().find("gone" + std::to_string(i))->set_enabled(false);
+      proxy.registry().find("gone" + std::to_string(i))->set_enabled(true);
+      return 0;
+    });
+    Client c(port, 2000ms);
+    CHECK(round_trip_ms(c, "ok") < 1000.0);
+    proxy.call([&] {
+      proxy.registry().remove("gone" + std::to_string(i));
+      return 0;
+    });
+    boost::system::error_code ec;
+    c.read_some(ec);
+    REQUIRE_MESSAGE(ec == asio::error::eof, "round " << i << ": " << ec.message());
+  }
+}
