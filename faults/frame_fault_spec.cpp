@@ -63,6 +63,15 @@ void check_frame_fault_transport(const FrameFaultSpec& spec, std::string_view tr
   if (type && !(type->transports & transport_bit(transport)))
     throw ConfigError(pointer + "/type", "a " + spec.type + " fault does not work on a " + std::string(transport) +
                                              " link (" + transports_needed(type->transports) + ")");
+  // An http link runs a fault's stage per exchange, where no stream is open
+  // between exchanges for a timed trigger to write into.
+  if (transport_bit(transport) == kHttp && spec.fault) {
+    const auto attributes = spec.fault->attributes();
+    if (auto it = attributes.find("after_ms"); it != attributes.end() && it->is_number())
+      throw ConfigError(pointer + "/attributes/after_ms",
+                        "a timed trigger does not work on an http link (nothing is streaming between exchanges); "
+                        "drop after_ms so the fault acts on matched messages");
+  }
   if (!spec.match.session.empty() && transport_bit(transport) != kHttp)
     throw ConfigError(pointer + "/match/session",
                       "a session match needs an http link (only http messages carry an Mcp-Session-Id); this link's "

@@ -74,6 +74,7 @@ check "wrap refuses slow_open" 2 "--fault slow_open,delay=5 /type: a slow_open f
 echo '[{"type":"latency","stream":"downstream","attributes":{"latency":5}},{"type":"drop","name":"latency_downstream"}]' >"$work/wrap_dup.json"
 check "wrap refuses a duplicate fault name" 2 'wrap_dup.json /1/name: a fault named "latency_downstream" already exists' -- "$bin" wrap --faults "$work/wrap_dup.json" -- true
 echo '[{"type":"latency","stream":"downstream","attributes":{"latency":5}},{"type":"limit_data","stream":"upstream","attributes":{"bytes":100}}]' >"$work/wrap_bytes.json"
+check "http link refuses a timed banner" 2 "/attributes/after_ms: a timed trigger does not work on an http link" -- "$bin" proxy --listen 127.0.0.1:0 --upstream 127.0.0.1:9 --protocol http --fault banner,text=hello,after_ms=100
 check "wrap takes byte faults" 0 "" -- "$bin" wrap --faults "$work/wrap_bytes.json" -- true
 
 # A run that ends on SIGTERM leaves a complete event file.
