@@ -90,9 +90,12 @@ int run_proxy(const ProxyOptions& o) {
   events.emit("proxy", "run.start", {{"seed", seed}, {"version", FAULTLINE_VERSION}});
   spdlog::info("seed {}", seed);
 
-  boost::asio::io_context io;
+  // Declared in this order so that they go in the reverse one: the main
+  // context (whose pending accepts hold sockets of the workers' contexts)
+  // before the workers, the workers (whose sessions refer to env) before env.
   ProxyEnv env{events, seed};
   WorkerPool workers(o.threads);
+  boost::asio::io_context io;
   if (!workers.empty()) env.session_executor = [&workers] { return workers.next(); };
   LinkRegistry registry(io.get_executor(), env);
   for (std::size_t i = 0; i < links.size(); ++i) {
