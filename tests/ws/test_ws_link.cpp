@@ -303,7 +303,8 @@ TEST_CASE("an upstream that is down gets 502; one that refuses the upgrade passe
   ProxyHarness h;
   std::uint16_t dead_port;
   {
-    tcp::acceptor a(*std::make_unique<asio::io_context>(), tcp::endpoint(asio::ip::make_address("127.0.0.1"), 0));
+    asio::io_context io;
+    tcp::acceptor a(io, tcp::endpoint(asio::ip::make_address("127.0.0.1"), 0));
     dead_port = a.local_endpoint().port();
   }
   const auto port = ws_link(h, "dead", dead_port);
