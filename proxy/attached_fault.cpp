@@ -24,17 +24,6 @@ void LinkFaultHost::emit_fault_event(std::string kind, nlohmann::json fields) {
   link().env().events.emit(link().source(), std::move(kind), std::move(fields));
 }
 
-void close_socket(boost::asio::ip::tcp::socket& socket, CloseMode mode) {
-  if (!socket.is_open()) return;
-  boost::system::error_code ignored;
-  if (mode == CloseMode::rst) {
-    socket.set_option(boost::asio::socket_base::linger(true, 0), ignored);
-  } else {
-    socket.shutdown(boost::asio::ip::tcp::socket::shutdown_both, ignored);
-  }
-  socket.close(ignored);
-}
-
 boost::asio::awaitable<bool> FaultWaits::wait(boost::asio::any_io_executor ex, Clock::time_point deadline) {
   boost::asio::steady_timer timer(std::move(ex));
   timers_.push_back(&timer);

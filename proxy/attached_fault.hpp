@@ -15,7 +15,6 @@
 #include <vector>
 
 #include <boost/asio/any_io_executor.hpp>
-#include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <nlohmann/json.hpp>
 
@@ -54,9 +53,6 @@ class LinkFaultHost : public FaultHost {
   std::shared_ptr<FaultCounters> fault_counters(const std::string& name, const std::string& type) override;
   void emit_fault_event(std::string kind, nlohmann::json fields) override;
 };
-
-// Closes a session's socket: a FIN, or a real RST (SO_LINGER 0) when `mode` is rst.
-void close_socket(boost::asio::ip::tcp::socket& socket, CloseMode mode);
 
 // The waits a fault has in progress.
 class FaultWaits {

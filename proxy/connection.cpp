@@ -13,6 +13,7 @@
 
 #include "core/rng.hpp"
 #include "proxy/link.hpp"
+#include "proxy/session_socket.hpp"
 
 namespace faultline {
 
@@ -27,17 +28,6 @@ constexpr std::size_t kRelayBytes = 64 * 1024;  // the per-thread buffer of the 
 // the rest. With faults, the reader keeps stamping arrivals up to the
 // configured limit, so a latency fault measures from the real arrival.
 constexpr std::size_t kPlainQueueBytes = 512 * 1024;
-
-std::string endpoint_text(const tcp::socket& s, bool remote) {
-  boost::system::error_code ec;
-  const auto ep = remote ? s.remote_endpoint(ec) : s.local_endpoint(ec);
-  if (ec) return "?";
-  return ep.address().to_string() + ":" + std::to_string(ep.port());
-}
-
-bool is_reset(const boost::system::error_code& ec) {
-  return ec == asio::error::connection_reset || ec == asio::error::broken_pipe;
-}
 
 std::string_view by_name(Connection::By by) {
   switch (by) {

@@ -26,6 +26,7 @@
 #include "mcp/ndjson_codec.hpp"
 #include "mcp/sse_codec.hpp"
 #include "proxy/attached_fault.hpp"
+#include "proxy/session_socket.hpp"
 #include "proxy/http_sessions.hpp"
 #include "proxy/link.hpp"
 #include "proxy/wake_signal.hpp"
@@ -48,17 +49,6 @@ constexpr std::string_view kSessionHeader = "Mcp-Session-Id";
 
 using Request = http::request<http::string_body>;
 using ResponseParser = http::response_parser<http::buffer_body>;
-
-std::string endpoint_text(const tcp::socket& s, bool remote) {
-  boost::system::error_code ec;
-  const auto ep = remote ? s.remote_endpoint(ec) : s.local_endpoint(ec);
-  if (ec) return "?";
-  return ep.address().to_string() + ":" + std::to_string(ep.port());
-}
-
-bool is_reset(const boost::system::error_code& ec) {
-  return ec == asio::error::connection_reset || ec == asio::error::broken_pipe;
-}
 
 // The value of `name` in the query of `target` ("/message?sessionId=abc" -> "abc").
 std::string query_param(std::string_view target, std::string_view name) {

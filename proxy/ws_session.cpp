@@ -26,6 +26,7 @@
 #include "mcp/session.hpp"
 #include "mcp/ws_codec.hpp"
 #include "proxy/attached_fault.hpp"
+#include "proxy/session_socket.hpp"
 #include "proxy/link.hpp"
 #include "proxy/wake_signal.hpp"
 
@@ -84,17 +85,6 @@ By sender_of(Direction d) { return d == Direction::upstream ? By::client : By::s
 By receiver_of(Direction d) { return d == Direction::upstream ? By::server : By::client; }
 mcp::Peer peer_of(Direction d) { return d == Direction::upstream ? mcp::Peer::client : mcp::Peer::server; }
 Direction other(Direction d) { return d == Direction::upstream ? Direction::downstream : Direction::upstream; }
-
-std::string endpoint_text(const tcp::socket& s, bool remote) {
-  boost::system::error_code ec;
-  const auto ep = remote ? s.remote_endpoint(ec) : s.local_endpoint(ec);
-  if (ec) return "?";
-  return ep.address().to_string() + ":" + std::to_string(ep.port());
-}
-
-bool is_reset(const boost::system::error_code& ec) {
-  return ec == asio::error::connection_reset || ec == asio::error::broken_pipe;
-}
 
 void log_exception(std::exception_ptr e, const char* what) {
   if (!e) return;

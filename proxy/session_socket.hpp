@@ -1,0 +1,19 @@
+#pragma once
+// Socket helpers every session kind (tcp, websocket, http) shares.
+
+#include <string>
+
+#include <boost/asio/ip/tcp.hpp>
+
+#include "faults/byte_fault.hpp"  // CloseMode
+
+namespace faultline {
+
+// "ADDRESS:PORT" of the socket's peer (`remote`) or its own end; "?" when unknown.
+std::string endpoint_text(const boost::asio::ip::tcp::socket& s, bool remote);
+// Whether an error means the peer reset the connection (or it is gone for writing).
+bool is_reset(const boost::system::error_code& ec);
+// Closes a session's socket: a FIN, or a real RST (SO_LINGER 0) when `mode` is rst.
+void close_socket(boost::asio::ip::tcp::socket& socket, CloseMode mode);
+
+}  // namespace faultline
