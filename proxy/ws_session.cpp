@@ -211,7 +211,7 @@ class WsDirection final : public FrameSink {
 
  private:
   struct Item {
-    enum Kind { message, binary, ping, pong, close, end } kind = message;
+    enum Kind { message, binary, ping, pong, close, finish } kind = message;
     std::vector<WireFrame> frames;  // message: one, or a batch's members
     std::string payload;            // binary, ping, pong, close
     Clock::time_point arrival;
@@ -523,7 +523,7 @@ asio::awaitable<void> WsDirection::read_loop() {
       end.kind = ec == asio::error::eof ? StreamEnd::fin : is_reset(ec) ? StreamEnd::rst : StreamEnd::error;
       end.ec = ec;
       session_.note_end(dir_, end);
-      if (!pump_done_) push(Item{.kind = Item::end, .arrival = Clock::now(), .stream_end = end});
+      if (!pump_done_) push(Item{.kind = Item::finish, .arrival = Clock::now(), .stream_end = end});
       session_.reader_done();
       co_return;
     }
@@ -638,7 +638,7 @@ asio::awaitable<void> WsDirection::pump_loop() {
           co_return;
         }
         break;
-      case Item::end:
+      case Item::finish:
         pump_done_ = true;
         if (!frames_ended_ && item.stream_end.kind == StreamEnd::fin) co_await chain->end(0);
         co_await end_stream(item.stream_end);

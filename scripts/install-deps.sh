@@ -19,7 +19,7 @@ if [ "$build_only" -eq 0 ]; then
     iproute2 procps                          # tests: namespaces, veth, qdiscs
     qemu-system-x86 busybox-static cpio      # tests/netem/vm: the netem lane in a VM
     haproxy socat iperf3                     # bench/
-    clang libclang-rt-14-dev                 # fuzz/: clang and its libFuzzer + sanitizer runtimes
+    clang libclang-rt-14-dev                 # the sanitizer test lane and fuzz/: clang, libFuzzer, sanitizer runtimes
   )
   command -v node >/dev/null || packages+=(nodejs)
   command -v npm >/dev/null || packages+=(npm)

@@ -204,15 +204,8 @@ class HttpClient {
   std::string pending_;
 };
 
-std::uint16_t http_link(ProxyHarness& h, std::uint16_t upstream, json toxics = json::array()) {
-  return h.call([&] {
-    auto l = h.registry().create({{"name", "mcp"},
-                                  {"listen", "127.0.0.1:0"},
-                                  {"upstream", "127.0.0.1:" + std::to_string(upstream)},
-                                  {"protocol", "http"},
-                                  {"toxics", toxics}});
-    return parse_host_port(l->config().listen)->port;
-  });
+std::uint16_t http_link(ProxyHarness& h, std::uint16_t upstream, const json& toxics = json::array()) {
+  return h.link("mcp", upstream, toxics.get<std::vector<json>>(), "http");
 }
 
 const std::string kInit =

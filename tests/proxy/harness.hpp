@@ -71,13 +71,16 @@ class ProxyHarness {
   }
 
   // Creates a link to `upstream_port` with the given toxics; returns its port.
+  // A vector, not a json: `{toxic}` as a json is an array under GCC and the
+  // toxic itself under Clang.
   std::uint16_t link(const std::string& name, std::uint16_t upstream_port,
-                     nlohmann::json toxics = nlohmann::json::array()) {
+                     const std::vector<nlohmann::json>& toxics = {}, const std::string& protocol = "tcp") {
     return call([&] {
       auto l = registry_.create({{"name", name},
                                  {"listen", "127.0.0.1:0"},
                                  {"upstream", "127.0.0.1:" + std::to_string(upstream_port)},
-                                 {"toxics", toxics}});
+                                 {"protocol", protocol},
+                                 {"toxics", nlohmann::json(toxics)}});
       return parse_host_port(l->config().listen)->port;
     });
   }

@@ -315,15 +315,8 @@ class RawWsClient {
 
 // A websocket link to `upstream_port` with the given faults; returns its port.
 inline std::uint16_t ws_link(ProxyHarness& h, const std::string& name, std::uint16_t upstream_port,
-                             nlohmann::json faults = nlohmann::json::array()) {
-  return h.call([&] {
-    auto l = h.registry().create({{"name", name},
-                                  {"listen", "127.0.0.1:0"},
-                                  {"upstream", "127.0.0.1:" + std::to_string(upstream_port)},
-                                  {"protocol", "websocket"},
-                                  {"toxics", faults}});
-    return parse_host_port(l->config().listen)->port;
-  });
+                             const nlohmann::json& faults = nlohmann::json::array()) {
+  return h.link(name, upstream_port, faults.get<std::vector<nlohmann::json>>(), "websocket");
 }
 
 inline std::string request(int id, const std::string& method, nlohmann::json params = nlohmann::json::object()) {
