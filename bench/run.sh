@@ -7,6 +7,7 @@
 #
 # Usage: bench/run.sh [--quick] [--rounds N] [--seconds S] [--no-build]
 #                     [--faultline PATH] [--idle-count N] [--keep-logs]
+#                     [--only throughput,rtt,fidelity,idle] [--rtt-rounds N]
 set -euo pipefail
 
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
@@ -14,6 +15,7 @@ root=$(cd "$here/.." && pwd)
 build="$root/build-bench"
 
 quick=0 rounds="" seconds="" do_build=1 faultline_bin="" idle_want=10000 keep_logs=0
+only="throughput,rtt,fidelity,idle" rtt_rounds_arg=""
 while (($#)); do
   case "$1" in
     --quick) quick=1 ;;
@@ -23,7 +25,9 @@ while (($#)); do
     --faultline) faultline_bin=$2; shift ;;
     --idle-count) idle_want=$2; shift ;;
     --keep-logs) keep_logs=1 ;;
-    -h|--help) sed -n '2,9p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    --only) only=$2; shift ;;
+    --rtt-rounds) rtt_rounds_arg=$2; shift ;;
+    -h|--help) sed -n '2,10p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
     *) echo "run.sh: unknown option $1 (try --help)" >&2; exit 2 ;;
   esac
   shift
@@ -37,6 +41,12 @@ else
   : "${rounds:=5}" "${seconds:=3}"
   rtt_rounds=$((rounds * 2)) rtt_count=10000 fid_count_10=2000 fid_count_100=1000
 fi
+[ -z "$rtt_rounds_arg" ] || rtt_rounds=$rtt_rounds_arg
+# wants PART: the part is in --only (all of them by default).
+wants() { [[ ",$only," == *",$1,"* ]]; }
+for part in ${only//,/ }; do
+  case "$part" in throughput|rtt|fidelity|idle) ;; *) echo "run.sh: --only: unknown part '$part' (throughput, rtt, fidelity, idle)" >&2; exit 2 ;; esac
+done
 
 log() { printf '[bench %(%H:%M:%S)T] %s\n' -1 "$*" >&2; }
 
@@ -251,6 +261,7 @@ cpu_seconds() {
 }
 
 # ---------------------------------------------------------------- throughput
+wants throughput || rounds=0
 for ((r = 1; r <= rounds; r++)); do
   for streams in 1 8; do
     while read -r path; do
@@ -273,6 +284,7 @@ for ((r = 1; r <= rounds; r++)); do
 done
 
 # ---------------------------------------------------------------- round trips
+wants rtt || rtt_rounds=0
 for ((r = 1; r <= rtt_rounds; r++)); do
   while read -r path; do
     log "round trips round $r/$rtt_rounds: $path, $rtt_count x 64 B"
@@ -294,7 +306,9 @@ urllib.request.urlopen(req, timeout=5).read()
 PY
 }
 
-if [[ " ${paths[*]} " == *" faultline "* ]]; then
+if ! wants fidelity; then
+  :
+elif [[ " ${paths[*]} " == *" faultline "* ]]; then
   for ms in 10 100; do
     if ((ms == 10)); then n=$fid_count_10 conns=4; else n=$fid_count_100 conns=20; fi
     method="--fault" fault_error=""
@@ -348,7 +362,9 @@ idle_run() { # idle_run LABEL PORT PID
   [ -n "$line" ] || line='{"connected":0}'
   record "{\"kind\":\"idle\",\"path\":\"$1\",\"wanted\":$idle_want,\"nofile_hard\":$hard_nofile,\"result\":$line}"
 }
-if [ -n "$faultline_bin" ]; then
+if ! wants idle; then
+  :
+elif [ -n "$faultline_bin" ]; then
   # A fresh process, so its baseline RSS is not the throughput runs' leftovers.
   if start_faultline faultline-idle "$p_idle"; then
     idle_run faultline "$REPLY" "$LAST_PID"
@@ -359,14 +375,14 @@ if [ -n "$faultline_bin" ]; then
 else
   unavailable "faultline-idle" "$faultline_missing"
 fi
-if [[ " ${paths[*]} " == *" haproxy "* ]]; then idle_run haproxy "$p_haproxy_idle" "$haproxy_pid"; fi
+if wants idle && [[ " ${paths[*]} " == *" haproxy "* ]]; then idle_run haproxy "$p_haproxy_idle" "$haproxy_pid"; fi
 
 # ---------------------------------------------------------------- summary
 mkdir -p "$here/results"
 stamp=$(date +%Y%m%d-%H%M%S)
 python3 "$here/summarize.py" "$raw" \
   --markdown "$here/results/$stamp.md" --json "$here/results/$stamp.json" \
-  --meta "rounds=$rounds" "seconds=$seconds" "rtt_rounds=$rtt_rounds" "rtt_count=$rtt_count" "quick=$quick" \
+  --meta "only=$only" "rounds=$rounds" "seconds=$seconds" "rtt_rounds=$rtt_rounds" "rtt_count=$rtt_count" "quick=$quick" \
          "host=$(uname -n)" "kernel=$(uname -r)" "cpus=$(nproc)" \
          "haproxy=$(haproxy -v 2>/dev/null | head -1 | awk '{print $3}')" \
          "socat=$(socat -V 2>/dev/null | awk '/socat version/{print $3; exit}')" \

@@ -44,6 +44,7 @@ def main():
 
     records = [json.loads(line) for line in open(args.raw) if line.strip()]
     meta = dict(item.split("=", 1) for item in args.meta)
+    parts = set(meta.get("only", "throughput,rtt,fidelity,idle").split(","))
     unavailable = {r["path"]: r["reason"] for r in records if r["kind"] == "unavailable"}
     summary = {"meta": meta, "unavailable": unavailable}
     out = []
@@ -86,8 +87,11 @@ def main():
     summary["throughput"] = tsum
     out.append("## Throughput (iperf3, Gbit/s, median of rounds; ratio to haproxy paired per round)")
     out.append("")
+    if "throughput" not in parts:
+        out.append("not run (--only)")
+        out.append("")
     out.append(table(["path", "1 stream", "vs haproxy", "proxy CPU ms/GB", "8 streams", "vs haproxy",
-                      "proxy CPU ms/GB"], rows))
+                      "proxy CPU ms/GB"], rows) if rows else "")
     out.append("")
     out.append("Proxy CPU is the proxy process's user+system time (children included) per GB carried; "
                "client, server and proxy share the same cores, so lower CPU per GB leaves more for the endpoints.")
@@ -123,6 +127,15 @@ def main():
     out.append("")
     out.append(table(["path", "p50", "p90", "p99", "added p50", "added p50 per round", "added p99"], rows))
     out.append("")
+    # faultline against haproxy directly, round by round: the direct path's noise cancels out.
+    fl, hp = rtt.get("faultline", {}), rtt.get("haproxy", {})
+    diffs = [fl[k]["p50_us"] - hp[k]["p50_us"] for k in sorted(fl) if k in hp]
+    if diffs:
+        lower = sum(d < 0 for d in diffs)
+        summary["rtt_faultline_minus_haproxy_p50_us"] = {"median": median(diffs), "rounds": diffs, "faultline_lower": lower}
+        out.append(f"faultline minus haproxy, p50 per round: median {median(diffs):+.1f} µs, "
+                   f"{min(diffs):+.1f} … {max(diffs):+.1f}; faultline lower in {lower} of {len(diffs)} rounds.")
+        out.append("")
 
     # ---- latency fidelity
     rows, fsum = [], {}
@@ -174,6 +187,8 @@ def main():
             out.append("")
             out.append("The fault was added through the admin API (POST /proxies/link/toxics) because "
                        f"`faultline proxy --fault ...` did not start: {via_api[0]['fault_flag_error']}")
+    elif "fidelity" not in parts:
+        out.append("not run (--only)")
     else:
         out.append("not measured: " + unavailable.get("faultline+latency", unavailable.get("faultline", "")))
     out.append("")
@@ -218,6 +233,8 @@ def main():
                        f"(no CAP_SYS_RESOURCE); a proxy needs two descriptors per connection, so the run used "
                        f"{isum[capped[0]]['requested']} and the 'at 10k' columns extrapolate linearly to "
                        f"{isum[capped[0]]['wanted']}.")
+    elif "idle" not in parts:
+        out.append("not run (--only)")
     else:
         out.append("not measured: " + unavailable.get("faultline-idle", ""))
     out.append("")
