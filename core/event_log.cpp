@@ -1,5 +1,7 @@
 #include "core/event_log.hpp"
 
+#include <algorithm>
+#include <charconv>
 #include <cstdio>
 #include <ctime>
 
@@ -29,6 +31,23 @@ std::string iso8601(std::chrono::system_clock::time_point tp) {
   return text;
 }
 
+constexpr auto kReplace = nlohmann::json::error_handler_t::replace;
+
+// A JSON string literal; text that needs no escaping (the usual source and kind) is copied as is.
+void append_json_string(std::string& out, const std::string& text) {
+  const bool plain = std::none_of(text.begin(), text.end(), [](char c) {
+    const auto u = static_cast<unsigned char>(c);
+    return u < 0x20 || u >= 0x80 || c == '"' || c == '\\';
+  });
+  if (!plain) {
+    out += nlohmann::json(text).dump(-1, ' ', false, kReplace);
+    return;
+  }
+  out += '"';
+  out += text;
+  out += '"';
+}
+
 }  // namespace
 
 std::string Event::wall_text() const { return wall.empty() ? iso8601(wall_time) : wall; }
@@ -42,6 +61,33 @@ nlohmann::json Event::to_json() const {
     }
   }
   return line;
+}
+
+void Event::append_jsonl(std::string& out) const {
+  const bool has_fields = fields.is_object() && !fields.empty();
+  if (has_fields && (fields.contains("t") || fields.contains("wall") || fields.contains("source") || fields.contains("kind"))) {
+    out += to_json().dump(-1, ' ', false, kReplace);  // renames the colliding field
+    out += '\n';
+    return;
+  }
+  char number[32];
+  const auto end = std::to_chars(number, number + sizeof number, t).ptr;  // shortest text that reads back as t
+  out += "{\"t\":";
+  out.append(number, end);
+  out += ",\"wall\":";
+  append_json_string(out, wall_text());
+  out += ",\"source\":";
+  append_json_string(out, source);
+  out += ",\"kind\":";
+  append_json_string(out, kind);
+  if (has_fields) {
+    const auto body = fields.dump(-1, ' ', false, kReplace);  // {"a":1,...}: joined after the envelope
+    out += ',';
+    out.append(body, 1, std::string::npos);
+  } else {
+    out += '}';
+  }
+  out += '\n';
 }
 
 Event Event::from_json(const nlohmann::json& line) {

@@ -30,6 +30,9 @@ struct Event {
   // (formatting costs something, so only the sinks that write it pay for it).
   std::string wall_text() const;
   nlohmann::json to_json() const;
+  // Appends to_json() as one line of JSON text and a newline, without building
+  // it: the envelope first (t, wall, source, kind), then the fields.
+  void append_jsonl(std::string& out) const;
   static Event from_json(const nlohmann::json& line);
 };
 

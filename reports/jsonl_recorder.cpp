@@ -1,27 +1,108 @@
 #include "reports/jsonl_recorder.hpp"
 
+#include <fcntl.h>
+#include <pthread.h>
+#include <signal.h>
+#include <unistd.h>
+
 #include <cerrno>
 #include <cstring>
 #include <fstream>
+
+#include <spdlog/spdlog.h>
 
 #include "core/errors.hpp"
 
 namespace faultline {
 
-JsonlRecorder::JsonlRecorder(const std::string& path) {
-  file_ = std::fopen(path.c_str(), "w");
-  if (!file_) throw StartupError("events file " + path + ": " + std::strerror(errno));
+JsonlRecorder::JsonlRecorder(const std::string& path) : path_(path) {
+  fd_ = ::open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+  if (fd_ < 0) throw StartupError("events file " + path + ": " + std::strerror(errno));
+  // The writer takes no signals: they belong to the thread that waits for them.
+  sigset_t all, old;
+  sigfillset(&all);
+  pthread_sigmask(SIG_SETMASK, &all, &old);
+  writer_ = std::thread([this] { write_loop(); });
+  pthread_sigmask(SIG_SETMASK, &old, nullptr);
 }
 
 JsonlRecorder::~JsonlRecorder() {
-  if (file_) std::fclose(file_);
+  {
+    std::lock_guard lock(mutex_);
+    stopping_ = true;
+  }
+  work_.notify_one();
+  writer_.join();  // it leaves only when nothing is pending
+  ::close(fd_);
 }
 
 void JsonlRecorder::record(const Event& event) {
-  const std::string line = event.to_json().dump(-1, ' ', false, nlohmann::json::error_handler_t::replace) + "\n";
-  std::fwrite(line.data(), 1, line.size(), file_);
-  std::fflush(file_);
-  ++lines_;
+  thread_local std::string line;
+  line.clear();
+  event.append_jsonl(line);
+  bool wake = false;
+  {
+    std::lock_guard lock(mutex_);
+    pending_ += line;
+    ++recorded_;
+    wake = writer_waiting_;  // a busy writer comes back for this batch by itself
+    writer_waiting_ = false;
+  }
+  if (wake) work_.notify_one();
+}
+
+void JsonlRecorder::write_loop() {
+  std::string batch;
+  std::unique_lock lock(mutex_);
+  for (;;) {
+    if (pending_.empty()) {
+      if (stopping_) return;
+      writer_waiting_ = true;
+      work_.wait(lock, [this] { return !pending_.empty() || stopping_; });
+      writer_waiting_ = false;
+      continue;
+    }
+    batch.swap(pending_);
+    const auto lines = recorded_;
+    const bool failed = !error_.empty();  // after a failed write the file stays as it was: no gaps
+    lock.unlock();
+    std::size_t done = failed ? batch.size() : 0;
+    std::string failure;
+    while (done < batch.size()) {
+      const auto n = ::write(fd_, batch.data() + done, batch.size() - done);
+      if (n < 0 && errno == EINTR) continue;
+      if (n <= 0) {
+        failure = n < 0 ? std::strerror(errno) : "nothing written";
+        break;
+      }
+      done += static_cast<std::size_t>(n);
+    }
+    batch.clear();
+    if (batch.capacity() > (1u << 20)) batch.shrink_to_fit();  // a burst's buffer is not kept
+    lock.lock();
+    if (!failure.empty() && error_.empty()) {
+      error_ = failure;
+      spdlog::error("events file {}: {}; later events are not recorded", path_, failure);
+    }
+    written_ = lines;
+    batch_done_.notify_all();
+  }
+}
+
+void JsonlRecorder::flush() {
+  std::unique_lock lock(mutex_);
+  const auto target = recorded_;
+  batch_done_.wait(lock, [&] { return written_ >= target; });
+}
+
+std::size_t JsonlRecorder::lines() const {
+  std::lock_guard lock(mutex_);
+  return recorded_;
+}
+
+std::string JsonlRecorder::error() const {
+  std::lock_guard lock(mutex_);
+  return error_;
 }
 
 void JsonlRecorder::attach(EventLog& log) {
