@@ -45,6 +45,8 @@ constexpr std::size_t kMaxBodyBytes = 16 * 1024 * 1024;  // a larger request is 
 constexpr std::size_t kMaxResponseBytes = 64 * 1024 * 1024;  // a larger non-SSE response ends the connection
 constexpr std::size_t kReadPiece = 16 * 1024;
 constexpr std::size_t kKeptEvents = 64;  // SSE events remembered for frames a fault releases later
+// Bytes queued toward the client before the relay waits for the writer.
+constexpr std::size_t kOutboxLimit = 1 << 20;
 constexpr std::string_view kSessionHeader = "Mcp-Session-Id";
 
 using Request = http::request<http::string_body>;
@@ -178,12 +180,13 @@ class FaultSlot final : public HttpFaultContext {
   FaultWaits waits_;
 };
 
-// Where a direction's byte chain ends: the socket toward the peer.
+// Where a direction's byte chain ends: the socket toward the peer. The end
+// is the FIN the link sends when it closes the connection (see end_streams).
 class SocketSink final : public ChainSink {
  public:
   SocketSink(HttpSession& session, Direction dir) : session_(session), dir_(dir) {}
   asio::awaitable<void> write(Chunk chunk) override;
-  asio::awaitable<void> end(StreamEnd) override { co_return; }  // the session closes its sockets itself
+  asio::awaitable<void> end(StreamEnd) override;
 
  private:
   HttpSession& session_;
@@ -299,10 +302,14 @@ class HttpSession final : public LinkSession, public LinkFaultHost, public std::
     fields["conn"] = number_;
     link_->env().events.emit(link_->source(), std::move(kind), std::move(fields));
   }
-  // Writes to the client, one write in flight (later writers queue behind it).
+  // Queues bytes for the client: one writer takes all that is queued through
+  // the downstream byte faults in one go, so the caller goes on reading (it
+  // waits only while too much is queued) and a fault's delay is measured from
+  // when the bytes were ready, not added once per write.
   asio::awaitable<void> send_client(std::string bytes);
   // Writes bytes to a socket, through the direction's byte faults; the error, if any.
-  asio::awaitable<boost::system::error_code> write_out(Direction dir, std::string_view bytes);
+  asio::awaitable<boost::system::error_code> write_out(Direction dir, std::string_view bytes,
+                                                       Clock::time_point arrival);
   asio::awaitable<boost::system::error_code> write_socket(Direction dir, asio::const_buffer bytes);
   void spawn(std::function<asio::awaitable<void>()> work);
 
@@ -344,6 +351,12 @@ class HttpSession final : public LinkSession, public LinkFaultHost, public std::
                                       mcp::Peer from);
   std::shared_ptr<asio::cancellation_signal> watch_client();
   asio::awaitable<void> flush_client();
+  asio::awaitable<void> write_loop();
+  // Before the link closes both connections gracefully: what is queued goes
+  // out, then the FIN toward each peer passes that direction's byte faults
+  // (slow_close delays it, half_open holds it), `first` (where the close came
+  // from) first.
+  asio::awaitable<void> end_streams(Direction first);
   void finish_exchange(Exchange& x);
   void close_upstream();
   bool has_http_faults(Direction dir) const;
@@ -367,8 +380,9 @@ class HttpSession final : public LinkSession, public LinkFaultHost, public std::
   void rebuild_byte_chains();
   std::vector<std::shared_ptr<const FaultSpec>> initial_faults_;
   std::string outbox_;
+  Clock::time_point outbox_arrival_;
   bool writing_ = false;
-  WakeSignal written_;
+  Broadcast written_;  // the relay and faults' tasks may both wait for the writer
   Clock::time_point opened_at_;
   std::string client_address_;
   std::uint64_t exchanges_ = 0;
@@ -418,6 +432,13 @@ void FaultSlot::injected(nlohmann::json detail) {
 asio::awaitable<void> SocketSink::write(Chunk chunk) {
   const auto ec = co_await session_.write_socket(dir_, asio::buffer(chunk.bytes.data(), chunk.bytes.size()));
   if (ec) session_.sink_error_[dir_ == Direction::upstream ? 0 : 1] = ec;
+}
+
+asio::awaitable<void> SocketSink::end(StreamEnd) {
+  auto& socket = dir_ == Direction::upstream ? session_.server_ : session_.client_;
+  boost::system::error_code ignored;
+  if (!session_.closing() && socket.is_open()) socket.shutdown(tcp::socket::shutdown_send, ignored);
+  co_return;
 }
 
 // ---------------------------------------------------------------- Flow impl
@@ -579,8 +600,16 @@ void HttpSession::drain(std::chrono::milliseconds grace, const std::string& reas
   for (auto& slot : byte_slots_) slot->remove();
   byte_slots_.clear();
   rebuild_byte_chains();
-  if (idle_) {
+  if (idle_ && !writing_) {
     close(CloseMode::fin, By::proxy, "drain", reason);
+    return;
+  }
+  if (idle_) {  // a response is still being written: it goes out first
+    auto self = shared_from_this();
+    spawn([self, reason]() -> asio::awaitable<void> {
+      co_await self->flush_client();
+      self->close(CloseMode::fin, By::proxy, "drain", reason);
+    });
     return;
   }
   drain_timer_ = std::make_unique<asio::steady_timer>(executor(), grace);
@@ -634,13 +663,23 @@ void HttpSession::close_upstream() {
 asio::awaitable<void> HttpSession::send_client(std::string bytes) {
   auto self = shared_from_this();
   if (closing_) co_return;
+  if (outbox_.empty()) outbox_arrival_ = Clock::now();
   outbox_ += bytes;
-  if (writing_) co_return;
-  writing_ = true;
+  if (!writing_) {
+    writing_ = true;
+    spawn([self] { return self->write_loop(); });
+  }
+  while (outbox_.size() >= kOutboxLimit && writing_ && !closing_) co_await written_.wait();
+}
+
+// One write in flight: it takes everything queued so far.
+asio::awaitable<void> HttpSession::write_loop() {
+  auto self = shared_from_this();
   while (!outbox_.empty() && !closing_) {
     std::string out;
     out.swap(outbox_);
-    const auto ec = co_await write_out(Direction::downstream, out);
+    const auto ec = co_await write_out(Direction::downstream, out, outbox_arrival_);
+    written_.notify();
     if (ec) {
       outbox_.clear();
       if (!closing_)
@@ -652,7 +691,8 @@ asio::awaitable<void> HttpSession::send_client(std::string bytes) {
   written_.notify();
 }
 
-asio::awaitable<boost::system::error_code> HttpSession::write_out(Direction dir, std::string_view bytes) {
+asio::awaitable<boost::system::error_code> HttpSession::write_out(Direction dir, std::string_view bytes,
+                                                                  Clock::time_point arrival) {
   auto self = shared_from_this();
   const int d = dir == Direction::upstream ? 0 : 1;
   auto chain = byte_chain_[d];
@@ -660,7 +700,7 @@ asio::awaitable<boost::system::error_code> HttpSession::write_out(Direction dir,
   sink_error_[d] = {};
   Chunk c;
   c.bytes.assign(bytes.begin(), bytes.end());
-  c.arrival = Clock::now();
+  c.arrival = arrival;
   co_await chain->data(0, std::move(c));
   co_return sink_error_[d];
 }
@@ -685,6 +725,17 @@ asio::awaitable<void> HttpSession::flush_client() {
   while (writing_ && !closing_) co_await written_.wait();
 }
 
+asio::awaitable<void> HttpSession::end_streams(Direction first) {
+  auto self = shared_from_this();
+  co_await flush_client();
+  const Direction second = first == Direction::upstream ? Direction::downstream : Direction::upstream;
+  for (const auto dir : {first, second}) {
+    auto chain = byte_chain_[dir == Direction::upstream ? 0 : 1];
+    if (closing_ || !chain || (dir == Direction::upstream && !server_.is_open())) continue;
+    co_await chain->end(0, StreamEnd{});
+  }
+}
+
 asio::awaitable<void> HttpSession::run() {
   auto self = shared_from_this();
   boost::system::error_code ignored;
@@ -706,7 +757,7 @@ asio::awaitable<void> HttpSession::run() {
     if (closing_) break;
     if (ec) {
       if (ec == http::error::end_of_stream || (ec == asio::error::eof && !parser.got_some())) {
-        co_await flush_client();
+        co_await end_streams(Direction::upstream);
         close(CloseMode::fin, By::client, "fin", "client closed the connection");
       } else if (is_reset(ec) || ec == asio::error::eof) {
         close(CloseMode::rst, By::client, is_reset(ec) ? "rst" : "fin", "client: " + ec.message() + " inside a request");
@@ -723,7 +774,7 @@ asio::awaitable<void> HttpSession::run() {
     const bool keep = co_await exchange(parser.release());
     if (closing_) break;
     if (!keep) {
-      co_await flush_client();
+      co_await end_streams(Direction::downstream);
       close(CloseMode::fin, By::proxy, "fin", "connection: close");
       break;
     }
@@ -917,7 +968,7 @@ asio::awaitable<bool> HttpSession::exchange(Request req) {
         co_return x.keep_alive;
       }
     }
-    const auto wec = co_await write_out(Direction::upstream, head + req.body());
+    const auto wec = co_await write_out(Direction::upstream, head + req.body(), Clock::now());
     if (closing_) co_return false;
     boost::system::error_code ec = wec;
     if (!ec) {
@@ -1134,7 +1185,11 @@ asio::awaitable<bool> HttpSession::relay_sse(ResponseParser& parser, Exchange& x
     co_await send_client("0\r\n\r\n");
     co_return true;
   }
-  co_await flush_client();
+  if (how == "fault_close") {
+    co_await flush_client();
+  } else {
+    co_await end_streams(Direction::downstream);  // the server's close reaches the client through the byte faults
+  }
   close(CloseMode::fin, how == "fault_close" ? By::proxy : By::server, how == "fault_close" ? "fault" : "fin",
         how == "fault_close" ? "close_sse fault cut the SSE stream" : "server cut the SSE stream");
   co_return false;

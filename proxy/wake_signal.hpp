@@ -1,7 +1,8 @@
 #pragma once
-// A one-waiter wake-up for coroutines on one executor: wait() suspends until
-// notify(). Callers re-check their condition after waking, as with a
-// condition variable; notify() with no waiter does nothing.
+// Wake-ups for coroutines on one executor: wait() suspends until notify().
+// Callers re-check their condition after waking, as with a condition
+// variable; notify() with no waiter does nothing. WakeSignal has one waiter,
+// Broadcast any number.
 
 #include <chrono>
 
@@ -32,6 +33,26 @@ class WakeSignal {
  private:
   boost::asio::steady_timer timer_;
   bool waiting_ = false;
+};
+
+// A wake-up for any number of waiters on one executor: notify() wakes them all.
+class Broadcast {
+ public:
+  explicit Broadcast(const boost::asio::any_io_executor& ex)
+      : timer_(ex, boost::asio::steady_timer::time_point::max()) {}
+
+  boost::asio::awaitable<void> wait() {
+    ++waiters_;
+    co_await timer_.async_wait(boost::asio::as_tuple(boost::asio::use_awaitable));
+    --waiters_;
+  }
+  void notify() {
+    if (waiters_ > 0) timer_.cancel();
+  }
+
+ private:
+  boost::asio::steady_timer timer_;
+  int waiters_ = 0;
 };
 
 }  // namespace faultline

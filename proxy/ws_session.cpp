@@ -52,24 +52,6 @@ constexpr auto kCloseTimeout = std::chrono::seconds(5);
 // Bytes queued toward a peer before the pump waits for the writer.
 constexpr std::size_t kOutboxLimit = 1 << 20;
 
-// A wake-up for any number of waiters on one executor (WakeSignal has one).
-class Broadcast {
- public:
-  explicit Broadcast(const asio::any_io_executor& ex) : timer_(ex, asio::steady_timer::time_point::max()) {}
-  asio::awaitable<void> wait() {
-    ++waiters_;
-    co_await timer_.async_wait(use_tuple);
-    --waiters_;
-  }
-  void notify() {
-    if (waiters_ > 0) timer_.cancel();
-  }
-
- private:
-  asio::steady_timer timer_;
-  int waiters_ = 0;
-};
-
 enum class By { client, server, proxy };
 
 std::string_view by_name(By by) {

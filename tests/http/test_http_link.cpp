@@ -1,7 +1,8 @@
 // The http link on real loopback sockets: a scripted Streamable HTTP server
 // upstream (blocking, on the harness's threads), raw HTTP/1.1 from the test
 // thread through faultline. Forwarding with keep-alive and headers intact, SSE
-// relayed event by event, the session record, frame and HTTP faults, bad input.
+// relayed event by event, the session record, frame and HTTP faults, each byte
+// fault on the bytes the link writes, bad input.
 #include <atomic>
 #include <map>
 #include <regex>
@@ -161,6 +162,8 @@ class McpUpstream {
         std::this_thread::sleep_for(sse_gap);
         write(s, chunk("id: c-2\ndata: {\"jsonrpc\":\"2.0\",\"id\":" + id + ",\"result\":{\"content\":[]}}\n\n"));
         write(s, chunk(""));
+      } else if (name == "test/echo") {
+        json_response(s, json{{"jsonrpc", "2.0"}, {"id", msg["id"]}, {"result", msg.value("params", json::object())}}.dump());
       } else {
         json_response(s, R"({"jsonrpc":"2.0","id":)" + id + R"(,"result":{"tools":[{"name":"echo"}]}})");
       }
@@ -214,6 +217,63 @@ const std::string kInitialized = R"({"jsonrpc":"2.0","method":"notifications/ini
 const std::string kCall = R"({"jsonrpc":"2.0","id":2,"method":"tools/call","params":{"name":"echo","arguments":{}}})";
 const std::string kList = R"({"jsonrpc":"2.0","id":1,"method":"tools/list"})";
 const std::string kSession = "Mcp-Session-Id: sess-1\r\nMCP-Protocol-Version: 2025-06-18\r\n";
+
+// A POST of `body` as a client writes it.
+std::string post(const std::string& body, const std::string& extra = "") {
+  return "POST /mcp HTTP/1.1\r\nHost: 127.0.0.1\r\nAccept: application/json, text/event-stream\r\n" + extra +
+         "Content-Type: application/json\r\nContent-Length: " + std::to_string(body.size()) + "\r\n\r\n" + body;
+}
+
+// What a socket has next ("" at the end), for read_message on an upstream's side.
+auto socket_reader(tcp::socket& s) {
+  return [&s]() -> std::string {
+    std::array<char, 65536> buf;
+    boost::system::error_code ec;
+    const auto n = s.read_some(asio::buffer(buf), ec);
+    return ec ? std::string() : std::string(buf.data(), n);
+  };
+}
+
+void answer_ok(tcp::socket& s, const std::string& extra_headers = "") {
+  const std::string body = R"({"jsonrpc":"2.0","id":1,"result":{"tools":[]}})";
+  boost::system::error_code ec;
+  asio::write(s, asio::buffer("HTTP/1.1 200 OK\r\nContent-Type: application/json\r\n" + extra_headers +
+                              "Content-Length: " + std::to_string(body.size()) + "\r\n\r\n" + body), ec);
+}
+
+// An upstream that answers one request and closes the connection, as a
+// server sending Connection: close does.
+Upstream::Script answer_and_close() {
+  return [](tcp::socket& s) {
+    std::string pending;
+    if (!read_message(pending, socket_reader(s))) return;
+    answer_ok(s, "Connection: close\r\n");
+    boost::system::error_code ec;
+    s.shutdown(tcp::socket::shutdown_both, ec);
+    s.close(ec);
+  };
+}
+
+json byte_fault(const std::string& name, const std::string& type, const std::string& stream,
+                json attributes = json::object()) {
+  return {{"name", name}, {"type", type}, {"stream", stream}, {"attributes", std::move(attributes)}};
+}
+
+bool injected(ProxyHarness& h, const std::string& type, const std::string& action = "") {
+  return h.wait_for_event("fault.inject", [&](const Event& e) {
+    return e.fields["type"] == type && (action.empty() || e.fields.value("action", "") == action);
+  });
+}
+
+// Waits until `pred` holds, at most `limit`.
+bool eventually(const std::function<bool()>& pred, std::chrono::milliseconds limit = 3000ms) {
+  const auto until = std::chrono::steady_clock::now() + limit;
+  while (!pred()) {
+    if (std::chrono::steady_clock::now() > until) return false;
+    std::this_thread::sleep_for(2ms);
+  }
+  return true;
+}
 
 std::vector<std::string> sse_data(const std::string& body) {
   std::vector<std::string> out;
@@ -466,6 +526,215 @@ TEST_CASE("byte faults act on the bytes the link writes: latency on what goes to
   CHECK(c.request("POST", kList, kSession).status() == 200);
   CHECK(ms_since(t0) < 250);
   REQUIRE(h.wait_for_event("fault.decision", [](const Event& e) { return e.fields["fault"] == "slow" && e.fields["applied"] == true; }));
+}
+
+// Each byte fault of the tcp proxy on an http link, as the client sees it. The
+// link parses HTTP, so a fault acts on the bytes it writes: to the server
+// (upstream) or to the client (downstream), write by write.
+TEST_CASE("each byte fault acts on an http link, on the bytes the link writes") {
+  McpUpstream up;
+  ProxyHarness h;
+
+  SUBCASE("latency with jitter: every round trip within latency +/- jitter") {
+    const auto port = http_link(h, up.port(),
+                                json::array({byte_fault("lat", "latency", "downstream", {{"latency", 60}, {"jitter", 30}})}));
+    HttpClient c(port);
+    CHECK(c.request("POST", kInit).status() == 200);
+    double lo = 1e9, hi = 0;
+    for (int i = 0; i < 12; ++i) {
+      const auto t0 = std::chrono::steady_clock::now();
+      CHECK(c.request("POST", kList, kSession).status() == 200);
+      lo = std::min(lo, ms_since(t0));
+      hi = std::max(hi, ms_since(t0));
+    }
+    CHECK(lo >= 29.5);
+    CHECK(hi < 150.0);
+    CHECK(hi - lo > 5.0);  // jitter does vary the delay
+    CHECK(injected(h, "latency"));
+  }
+  SUBCASE("latency on an SSE response: each write leaves `latency` ms after it was ready, the delays do not add up") {
+    const auto port = http_link(h, up.port(), json::array({byte_fault("lat", "latency", "downstream", {{"latency", 300}})}));
+    HttpClient c(port);
+    CHECK(c.request("POST", kInit).status() == 200);
+    // The head, the events and the last chunk are separate writes, all ready at about the same time.
+    const auto t0 = std::chrono::steady_clock::now();
+    const auto stream = c.request("POST", kCall, kSession);
+    const double ms = ms_since(t0);
+    CHECK(stream.header("content-type") == "text/event-stream");
+    CHECK(sse_data(stream.body).size() == 2);
+    CHECK(ms >= 290.0);
+    CHECK(ms < 550.0);
+  }
+  SUBCASE("bandwidth: a 200 KB response at 400 KB/s takes about half a second") {
+    const auto port = http_link(h, up.port(), json::array({byte_fault("bw", "bandwidth", "downstream", {{"rate", 400}})}));
+    HttpClient c(port);
+    CHECK(c.request("POST", kInit).status() == 200);
+    const std::string text(200'000, 'z');
+    const auto big = json{{"jsonrpc", "2.0"}, {"id", 5}, {"method", "test/echo"}, {"params", {{"text", text}}}}.dump();
+    const auto t0 = std::chrono::steady_clock::now();
+    const auto r = c.request("POST", big, kSession);
+    const double ms = ms_since(t0);
+    CHECK(json::parse(r.body)["result"]["text"] == text);
+    CHECK(ms >= 450.0);
+    CHECK(ms < 2500.0);
+    CHECK(h.wait_for_event("fault.inject", [](const Event& e) { return e.fields["type"] == "bandwidth" && e.fields["rate_kbps"] == 400; }));
+  }
+  SUBCASE("slicer: the response arrives in many small reads, intact") {
+    const auto port = http_link(h, up.port(),
+                                json::array({byte_fault("slice", "slicer", "downstream",
+                                                        {{"average_size", 10}, {"size_variation", 5}, {"delay", 3000}})}));
+    HttpClient c(port);
+    c.send(post(kInit));
+    int reads = 0;
+    const auto r = read_message(c.pending(), [&] {
+      ++reads;
+      return c.read_some();
+    });
+    REQUIRE(r);
+    CHECK(r->status() == 200);
+    CHECK(r->header("mcp-session-id") == "sess-1");
+    CHECK(json::parse(r->body)["result"]["serverInfo"]["name"] == "scripted");
+    CHECK(reads >= 8);  // ~270 bytes in pieces of 5..15 bytes, 3 ms apart
+    CHECK(injected(h, "slicer"));
+  }
+  SUBCASE("slow_close: the server's close reaches the client only after the delay") {
+    Upstream closing(answer_and_close());
+    const auto port = http_link(h, closing.port(), json::array({byte_fault("sc", "slow_close", "downstream", {{"delay", 300}})}));
+    HttpClient c(port);
+    const auto t0 = std::chrono::steady_clock::now();
+    const auto r = c.request("POST", kList);
+    CHECK(r.status() == 200);
+    CHECK(r.header("connection") == "close");
+    CHECK(ms_since(t0) < 250.0);  // the response is not delayed
+    boost::system::error_code ec;
+    CHECK(c.raw().read_some(ec).empty());
+    CHECK(ec == asio::error::eof);
+    CHECK(ms_since(t0) >= 295.0);
+    CHECK(ms_since(t0) < 1500.0);
+    CHECK(h.wait_for_event("fault.inject", [](const Event& e) { return e.fields["type"] == "slow_close" && e.fields["delay_ms"] == 300; }));
+  }
+  SUBCASE("slow_close upstream: the client's close reaches the server only after the delay") {
+    std::atomic<std::chrono::steady_clock::time_point> server_saw_fin{};
+    Upstream keeps_alive([&](tcp::socket& s) {
+      std::string pending;
+      while (read_message(pending, socket_reader(s))) answer_ok(s);
+      server_saw_fin = std::chrono::steady_clock::now();
+    });
+    const auto port = http_link(h, keeps_alive.port(), json::array({byte_fault("sc", "slow_close", "upstream", {{"delay", 300}})}));
+    HttpClient c(port);
+    CHECK(c.request("POST", kList).status() == 200);
+    const auto t0 = std::chrono::steady_clock::now();
+    c.raw().shutdown_send();
+    REQUIRE(eventually([&] { return server_saw_fin.load() != std::chrono::steady_clock::time_point{}; }));
+    CHECK(std::chrono::duration<double, std::milli>(server_saw_fin.load() - t0).count() >= 295.0);
+    boost::system::error_code ec;
+    CHECK(c.raw().read_some(ec).empty());
+    CHECK(ec == asio::error::eof);
+    CHECK(ms_since(t0) < 1500.0);
+    CHECK(injected(h, "slow_close"));
+  }
+  SUBCASE("timeout: nothing crosses, then the connection closes after timeout ms") {
+    const auto port = http_link(h, up.port(), json::array({byte_fault("to", "timeout", "upstream", {{"timeout", 300}})}));
+    const auto t0 = std::chrono::steady_clock::now();
+    HttpClient c(port);
+    c.send(post(kInit));
+    boost::system::error_code ec;
+    CHECK(c.raw().read_some(ec).empty());
+    CHECK(ec == asio::error::eof);
+    CHECK(ms_since(t0) >= 290.0);
+    CHECK(ms_since(t0) < 1500.0);
+    CHECK(up.received().empty());
+    CHECK(injected(h, "timeout", "hold"));
+    CHECK(injected(h, "timeout", "close"));
+  }
+  SUBCASE("reset_peer: the client sees a real RST") {
+    const auto port = http_link(h, up.port(), json::array({byte_fault("rst", "reset_peer", "upstream", {{"timeout", 50}})}));
+    HttpClient c(port);
+    const auto t0 = std::chrono::steady_clock::now();
+    c.send(post(kInit));
+    boost::system::error_code ec;
+    c.raw().read_some(ec);
+    CHECK(ec == asio::error::connection_reset);
+    CHECK(ms_since(t0) >= 45.0);
+    CHECK(up.received().empty());
+    CHECK(injected(h, "reset_peer", "rst"));
+    CHECK(h.wait_for_event("conn.close", [](const Event& e) { return e.fields["closed_by"] == "proxy" && e.fields["how"] == "fault"; }));
+  }
+  SUBCASE("limit_data: the client gets exactly `bytes` bytes of the response, then the close") {
+    const auto port = http_link(h, up.port(), json::array({byte_fault("cut", "limit_data", "downstream", {{"bytes", 100}})}));
+    HttpClient c(port);
+    c.send(post(kInit));
+    boost::system::error_code ec;
+    const auto got = c.raw().read_exactly(5000, ec);
+    CHECK(ec == asio::error::eof);
+    CHECK(got.size() == 100);
+    CHECK(got.starts_with("HTTP/1.1 200 OK\r\n"));
+    CHECK(up.received().size() == 1);
+    CHECK(h.wait_for_event("fault.inject", [](const Event& e) { return e.fields["type"] == "limit_data" && e.fields["passed_bytes"] == 100; }));
+  }
+  SUBCASE("down: the open connection is closed, new ones are refused; removing it brings the link back") {
+    const auto port = http_link(h, up.port());
+    HttpClient open(port);
+    CHECK(open.request("POST", kInit).status() == 200);
+    h.add_fault("mcp", {{"type", "down"}, {"name", "outage"}});
+    boost::system::error_code ec;
+    CHECK(open.raw().read_some(ec).empty());
+    CHECK(ec == asio::error::eof);
+    asio::io_context io;
+    tcp::socket refused(io);
+    refused.connect(tcp::endpoint(asio::ip::make_address("127.0.0.1"), port), ec);
+    CHECK(ec == asio::error::connection_refused);
+    CHECK(injected(h, "down", "close"));
+    h.remove_fault("mcp", "outage");
+    HttpClient again(port);
+    CHECK(again.request("POST", kList, kSession).status() == 200);
+  }
+  SUBCASE("half_open: responses vanish, the connection stays open both ways") {
+    const auto port = http_link(h, up.port(), json::array({byte_fault("blackhole", "half_open", "downstream")}));
+    HttpClient c(port);
+    c.raw().set_timeout(400ms);
+    c.send(post(kInit));
+    boost::system::error_code ec;
+    CHECK(c.raw().read_some(ec).empty());
+    CHECK(is_timeout(ec));  // no data, no FIN, no RST
+    c.send(post(kList, kSession));  // the next request still reaches the server; its answer vanishes too
+    CHECK(eventually([&] { return up.received().size() == 2; }));
+    CHECK(c.raw().read_some(ec).empty());
+    CHECK(is_timeout(ec));
+    CHECK(h.history("conn.close").empty());
+    CHECK(injected(h, "half_open", "swallow"));
+  }
+  SUBCASE("half_open: the server's close vanishes too, until the fault is removed") {
+    Upstream closing(answer_and_close());
+    const auto port = http_link(h, closing.port(), json::array({byte_fault("blackhole", "half_open", "downstream")}));
+    HttpClient c(port);
+    c.raw().set_timeout(400ms);
+    c.send(post(kList));
+    REQUIRE(injected(h, "half_open", "hold_close"));
+    boost::system::error_code ec;
+    CHECK(c.raw().read_some(ec).empty());
+    CHECK(is_timeout(ec));  // no data, no FIN
+    CHECK(h.history("conn.close").empty());
+    // Removing the fault lets the held close through (the swallowed bytes stay gone).
+    h.remove_fault("mcp", "blackhole");
+    c.raw().set_timeout(3000ms);
+    CHECK(c.raw().read_some(ec).empty());
+    CHECK(ec == asio::error::eof);
+  }
+  SUBCASE("slow_open: the first response is `delay` ms late, later ones are not") {
+    const auto port = http_link(h, up.port(), json::array({byte_fault("cold", "slow_open", "upstream", {{"delay", 250}})}));
+    const auto t0 = std::chrono::steady_clock::now();
+    HttpClient c(port);
+    CHECK(ms_since(t0) < 100.0);  // the client's connect is immediate
+    CHECK(c.request("POST", kInit).status() == 200);
+    CHECK(ms_since(t0) >= 240.0);
+    CHECK(ms_since(t0) < 1500.0);
+    CHECK(up.accepted() == 1);
+    const auto t1 = std::chrono::steady_clock::now();
+    CHECK(c.request("POST", kList, kSession).status() == 200);
+    CHECK(ms_since(t1) < 200.0);  // the upstream connection is kept: only the opening is slow
+    CHECK(h.wait_for_event("fault.inject", [](const Event& e) { return e.fields["type"] == "slow_open" && e.fields["delay_ms"] == 250; }));
+  }
 }
 
 TEST_CASE("HTTP faults are validated where they are configured, and only http links take them") {
