@@ -89,12 +89,12 @@ def main():
     out.append("")
     if "throughput" not in parts:
         out.append("not run (--only)")
+    else:
+        out.append(table(["path", "1 stream", "vs haproxy", "proxy CPU ms/GB", "8 streams", "vs haproxy",
+                          "proxy CPU ms/GB"], rows))
         out.append("")
-    out.append(table(["path", "1 stream", "vs haproxy", "proxy CPU ms/GB", "8 streams", "vs haproxy",
-                      "proxy CPU ms/GB"], rows) if rows else "")
-    out.append("")
-    out.append("Proxy CPU is the proxy process's user+system time (children included) per GB carried; "
-               "client, server and proxy share the same cores, so lower CPU per GB leaves more for the endpoints.")
+        out.append("Proxy CPU is the proxy process's user+system time (children included) per GB carried; "
+                   "client, server and proxy share the same cores, so lower CPU per GB leaves more for the endpoints.")
     out.append("")
 
     # ---- round trips
