@@ -3,12 +3,14 @@
 // with sessions on two worker threads (as `faultline proxy` does) and gives the test thread blocking loopback
 // sockets with receive timeouts, so a hung test fails instead of waiting.
 
+#include <algorithm>
 #include <chrono>
 #include <functional>
 #include <future>
 #include <mutex>
 #include <string>
 #include <thread>
+#include <utility>
 #include <vector>
 
 #include <poll.h>
@@ -134,6 +136,31 @@ class ProxyHarness {
   std::mutex mutex_;
   std::vector<Event> history_;
 };
+
+// A byte fault in the admin API's shape.
+inline nlohmann::json byte_fault(const std::string& name, const std::string& type, const std::string& stream,
+                                 nlohmann::json attributes = nlohmann::json::object()) {
+  return {{"name", name}, {"type", type}, {"stream", stream}, {"attributes", std::move(attributes)}};
+}
+
+// Whether a fault of `type` (and `action`, when given) has injected, waiting a while for it.
+inline bool injected(ProxyHarness& h, const std::string& type, const std::string& action = "") {
+  return h.wait_for_event("fault.inject", [&](const Event& e) {
+    return e.fields["type"] == type && (action.empty() || e.fields.value("action", "") == action);
+  });
+}
+
+// The fastest and slowest of `n` timed calls of `round_trip`, in ms.
+inline std::pair<double, double> round_trip_range(int n, const std::function<void(int)>& round_trip) {
+  double lo = 1e9, hi = 0;
+  for (int i = 0; i < n; ++i) {
+    const auto t0 = std::chrono::steady_clock::now();
+    round_trip(i);
+    lo = std::min(lo, ms_since(t0));
+    hi = std::max(hi, ms_since(t0));
+  }
+  return {lo, hi};
+}
 
 // A blocking client socket whose reads give up after a timeout (the hang guard).
 class Client {
