@@ -211,8 +211,7 @@ void Link::add_fault(std::shared_ptr<const FaultSpec> spec) {
   update_listening();
 }
 
-void Link::replace_fault(const std::string& fault_name, std::shared_ptr<const FaultSpec> spec) {
-  const std::string name = fault_name;  // it may be the name inside the spec replaced below
+void Link::replace_fault(std::string name, std::shared_ptr<const FaultSpec> spec) {
   for (auto& f : faults_) {
     if (f->name != name) continue;
     f = spec;
@@ -223,8 +222,7 @@ void Link::replace_fault(const std::string& fault_name, std::shared_ptr<const Fa
   }
 }
 
-void Link::remove_fault(const std::string& fault_name) {
-  const std::string name = fault_name;  // it may be the name inside the spec erased below
+void Link::remove_fault(std::string name) {
   for (auto it = faults_.begin(); it != faults_.end(); ++it) {
     if ((*it)->name != name) continue;
     env_.events.emit(source(), "fault.end", {{"name", name}, {"type", (*it)->type}});

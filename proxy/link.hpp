@@ -75,8 +75,9 @@ class Link : public std::enable_shared_from_this<Link> {
   // Throws ConfigError (at `pointer`) when this link's protocol cannot take the fault.
   void check_fault_fits(const FaultSpec& spec, const std::string& pointer) const;
   void add_fault(std::shared_ptr<const FaultSpec> spec);
-  void replace_fault(const std::string& name, std::shared_ptr<const FaultSpec> spec);
-  void remove_fault(const std::string& name);
+  // The name by value: callers pass the name inside the spec being replaced or erased.
+  void replace_fault(std::string name, std::shared_ptr<const FaultSpec> spec);
+  void remove_fault(std::string name);
   void remove_all_faults();
 
   LinkStats& stats() { return stats_; }

@@ -37,13 +37,11 @@ JsonlRecorder::~JsonlRecorder() {
 }
 
 void JsonlRecorder::record(const Event& event) {
-  thread_local std::string line;
-  line.clear();
-  event.append_jsonl(line);
   bool wake = false;
   {
+    // Formatted straight into the batch: the writer holds this lock only to take a batch.
     std::lock_guard lock(mutex_);
-    pending_ += line;
+    event.append_jsonl(pending_);
     ++recorded_;
     wake = writer_waiting_;  // a busy writer comes back for this batch by itself
     writer_waiting_ = false;

@@ -254,15 +254,6 @@ Upstream::Script answer_and_close() {
   };
 }
 
-// Waits until `pred` holds, at most `limit`.
-bool eventually(const std::function<bool()>& pred, std::chrono::milliseconds limit = 3000ms) {
-  const auto until = std::chrono::steady_clock::now() + limit;
-  while (!pred()) {
-    if (std::chrono::steady_clock::now() > until) return false;
-    std::this_thread::sleep_for(2ms);
-  }
-  return true;
-}
 
 std::vector<std::string> sse_data(const std::string& body) {
   std::vector<std::string> out;

@@ -137,6 +137,16 @@ class ProxyHarness {
   std::vector<Event> history_;
 };
 
+// Waits until `pred` holds, at most `limit`.
+inline bool eventually(const std::function<bool()>& pred, std::chrono::milliseconds limit = 3000ms) {
+  const auto until = std::chrono::steady_clock::now() + limit;
+  while (!pred()) {
+    if (std::chrono::steady_clock::now() > until) return false;
+    std::this_thread::sleep_for(2ms);
+  }
+  return true;
+}
+
 // A byte fault in the admin API's shape.
 inline nlohmann::json byte_fault(const std::string& name, const std::string& type, const std::string& stream,
                                  nlohmann::json attributes = nlohmann::json::object()) {

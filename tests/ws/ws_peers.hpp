@@ -79,12 +79,7 @@ class WsServer {
   }
   // Waits until `pred` holds, at most `limit`.
   bool wait(const std::function<bool()>& pred, std::chrono::milliseconds limit = 3000ms) {
-    const auto until = std::chrono::steady_clock::now() + limit;
-    while (!pred()) {
-      if (std::chrono::steady_clock::now() > until) return false;
-      std::this_thread::sleep_for(2ms);
-    }
-    return true;
+    return eventually(pred, limit);
   }
 
  private:
