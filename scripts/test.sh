@@ -9,17 +9,19 @@ set -euo pipefail
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 cd "$root"
 jobs=$(nproc)
+start=$SECONDS
+phase() { echo "== $* (at $((SECONDS - start)) s)"; }
 
 bash scripts/install-deps.sh
 
 passed=0
 run_suite() {  # run_suite BUILD_DIR "CTEST_ARGS" CMAKE_ARGS...
   local dir=$1 ctest_args=$2; shift 2
-  echo "== configure $dir"
+  phase "configure $dir"
   cmake -S . -B "$dir" -DFAULTLINE_WERROR=ON "$@" >/dev/null
-  echo "== build $dir"
+  phase "build $dir"
   cmake --build "$dir" -j"$jobs"
-  echo "== test $dir"
+  phase "test $dir"
   # shellcheck disable=SC2086
   (cd "$dir" && ctest --output-on-failure --timeout 600 -j1 $ctest_args) | tee "$dir/ctest.log"
   local n
@@ -40,9 +42,9 @@ if [ "${FAULTLINE_TEST_QUICK:-0}" != 1 ]; then
     run_suite build-asan "-LE vm" -DCMAKE_C_COMPILER=clang -DCMAKE_CXX_COMPILER=clang++ \
       -DCMAKE_BUILD_TYPE=Debug -DFAULTLINE_SANITIZE=ON -DFAULTLINE_SKIP="bench;fuzz"
   if command -v clang++ >/dev/null && [ -x fuzz/run.sh ]; then
-    echo "== fuzz"
+    phase "fuzz"
     bash fuzz/run.sh "${FAULTLINE_FUZZ_SECONDS:-5}"
   fi
 fi
-echo "== all test suites passed"
+phase "all test suites passed"
 echo "tests: $passed passed, 0 failed"
