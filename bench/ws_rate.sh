@@ -7,9 +7,12 @@
 # It prints figures; it gates nothing.
 #
 # Usage: bench/ws_rate.sh [--no-build] [--faultline PATH] [--messages N] [--rounds R]
-#                         [--threads T] [--events] [--baseline PATH]
+#                         [--rtt N] [--block B] [--threads T] [--events] [--baseline PATH]
+#                         [--haproxy PATH|none] [--warm-cpus]
 #   --events: also record to a JSONL file; --baseline: another faultline binary
-#   (e.g. built before a change) whose websocket and stdio links run in the same rounds
+#   (e.g. built before a change) whose websocket and stdio links run in the same rounds;
+#   haproxy (if installed) relays the same traffic as a reference; --warm-cpus keeps
+#   the CPUs from idling during the round trips (a VM's idle exits cost tens of us)
 set -euo pipefail
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 root=$(cd "$here/.." && pwd)
@@ -19,9 +22,10 @@ while (($#)); do
   case "$1" in
     --no-build) do_build=0 ;;
     --faultline) faultline_bin=$2; shift ;;
-    --messages|--rounds|--threads|--window|--rtt|--baseline) extra+=("$1" "$2"); shift ;;
+    --messages|--rounds|--threads|--window|--rtt|--block|--baseline|--haproxy) extra+=("$1" "$2"); shift ;;
+    --warm-cpus) extra+=(--warm-cpus) ;;
     --events) extra+=(--events "$(mktemp /tmp/faultline-ws-rate-events.XXXXXX)") ;;
-    -h|--help) sed -n '2,13p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    -h|--help) sed -n '2,15p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
     *) echo "ws_rate.sh: unknown option $1 (try --help)" >&2; exit 2 ;;
   esac
   shift

@@ -9,13 +9,21 @@
 // line; gates nothing.
 //
 // Usage: faultline-bench-ws-rate --faultline PATH [--messages N] [--window W]
-//        [--rtt N] [--rounds R] [--threads T] [--events FILE] [--baseline PATH]
+//        [--rtt N] [--block B] [--rounds R] [--threads T] [--events FILE]
+//        [--baseline PATH] [--haproxy PATH|none] [--warm-cpus]
+//        (--block: round trips per path before the next path's turn; the paths
+//        take turns so that a stall of the machine falls on each alike.
+//        --haproxy: a plain tcp relay measured in the same rounds, when found.
+//        --warm-cpus: keep every CPU busy with SCHED_IDLE spinners, so no
+//        wakeup pays for leaving an idle state; see CpuWarmers.)
 //        (--baseline: another faultline binary, e.g. a build from before a
 //        change, whose websocket and stdio links are measured in the same rounds)
 //        faultline-bench-ws-rate --echo-stdio   (the stdio echo server)
 
 #include <sys/types.h>
 #include <signal.h>
+#include <pthread.h>
+#include <sched.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -23,9 +31,11 @@
 #include <atomic>
 #include <chrono>
 #include <cstdio>
+#include <cstdlib>
 #include <cstring>
 #include <filesystem>
 #include <functional>
+#include <memory>
 #include <optional>
 #include <stdexcept>
 #include <fstream>
@@ -53,10 +63,13 @@ struct Options {
   std::size_t messages = 500000;
   std::size_t window = 512;
   std::size_t rtt = 20000;
+  std::size_t block = 100;  // round trips on one path before the next path's turn
   int rounds = 3;
   int threads = 1;
   std::string events;
   std::string baseline;  // another faultline binary measured alongside, or empty
+  std::string haproxy = "haproxy";  // a plain relay measured alongside; "none": not
+  bool warm_cpus = false;
 };
 
 const tcp::endpoint kLoopback(asio::ip::make_address("127.0.0.1"), 0);
@@ -257,6 +270,7 @@ class StdioPeer {
   explicit StdioPeer(std::vector<std::string> args) {
     int to_child[2], from_child[2];
     if (::pipe(to_child) != 0 || ::pipe(from_child) != 0) throw std::runtime_error("pipe");
+    std::fflush(nullptr);
     pid_ = ::fork();
     if (pid_ == 0) {
       ::dup2(to_child[0], 0);
@@ -325,29 +339,16 @@ double stdio_pairs_per_second(StdioPeer& peer, std::size_t messages, std::size_t
   return static_cast<double>(messages) / std::chrono::duration<double>(Clock::now() - t0).count();
 }
 
-Percentiles stdio_round_trips(StdioPeer& peer, std::size_t count) {
-  std::vector<double> us;
-  us.reserve(count);
-  for (std::size_t i = 0; i < count; ++i) {
-    const auto t0 = Clock::now();
-    peer.send_requests(i, 1);
-    peer.read_replies(1);
-    us.push_back(std::chrono::duration<double, std::micro>(Clock::now() - t0).count());
-  }
-  std::sort(us.begin(), us.end());
-  return {us[us.size() / 2], us[us.size() * 99 / 100]};
+// One timed request/response pair, in microseconds.
+template <class Peer>
+double one_round_trip(Peer& peer, std::size_t id) {
+  const auto t0 = Clock::now();
+  peer.send_requests(id, 1);
+  peer.read_replies(1);
+  return std::chrono::duration<double, std::micro>(Clock::now() - t0).count();
 }
 
-Percentiles round_trips(asio::io_context& io, std::uint16_t port, std::size_t count) {
-  WsConnection c(io, port);
-  std::vector<double> us;
-  us.reserve(count);
-  for (std::size_t i = 0; i < count; ++i) {
-    const auto t0 = Clock::now();
-    c.send_requests(i, 1);
-    c.read_replies(1);
-    us.push_back(std::chrono::duration<double, std::micro>(Clock::now() - t0).count());
-  }
+Percentiles percentiles(std::vector<double> us) {
   std::sort(us.begin(), us.end());
   return {us[us.size() / 2], us[us.size() * 99 / 100]};
 }
@@ -359,6 +360,83 @@ long rss_kb(pid_t pid) {
     if (line.rfind("VmRSS:", 0) == 0) return std::stol(line.substr(6));
   return -1;
 }
+
+// Starts ARGS as a child with its stdout on /dev/null; returns its pid.
+pid_t spawn(std::vector<std::string> args) {
+  std::fflush(nullptr);  // or the child's freopen writes a copy of what is buffered
+  const pid_t pid = ::fork();
+  if (pid == 0) {
+    std::vector<char*> argv;
+    for (auto& a : args) argv.push_back(a.data());
+    argv.push_back(nullptr);
+    if (!::freopen("/dev/null", "w", stdout)) ::_exit(126);
+    ::execvp(argv[0], argv.data());
+    ::_exit(127);
+  }
+  if (pid < 0) throw std::runtime_error("fork failed");
+  return pid;
+}
+
+// A file of TEXT in /tmp, removed with the object.
+class TempFile {
+ public:
+  explicit TempFile(const std::string& text) {
+    char name[] = "/tmp/faultline-ws-rate-XXXXXX";
+    const int fd = ::mkstemp(name);
+    if (fd < 0) throw std::runtime_error("cannot create a file in /tmp");
+    const bool ok = ::write(fd, text.data(), text.size()) == static_cast<ssize_t>(text.size());
+    ::close(fd);
+    path_ = name;
+    if (!ok) throw std::runtime_error("cannot write " + path_);
+  }
+  ~TempFile() { ::unlink(path_.c_str()); }
+  TempFile(const TempFile&) = delete;
+  TempFile& operator=(const TempFile&) = delete;
+  const std::string& path() const { return path_; }
+
+ private:
+  std::string path_;
+};
+
+bool on_path(const std::string& program) {
+  if (program.find('/') != std::string::npos) return ::access(program.c_str(), X_OK) == 0;
+  const char* path = std::getenv("PATH");
+  std::string_view rest = path ? path : "";
+  while (!rest.empty()) {
+    const auto colon = rest.find(':');
+    const std::string dir(rest.substr(0, colon));
+    if (::access((dir + "/" + program).c_str(), X_OK) == 0) return true;
+    rest = colon == std::string_view::npos ? "" : rest.substr(colon + 1);
+  }
+  return false;
+}
+
+// --warm-cpus: one spinning SCHED_IDLE thread per CPU. Any other thread that
+// wakes preempts it at once, but no CPU ever goes idle, so a wakeup never pays
+// for leaving an idle state (on a VM: the exit to the hypervisor and back, tens
+// of microseconds, paid once per process on the path). It stands in for a host
+// tuned for latency (idle=poll, C-states off). Only the round trips run with
+// it: it would take CPU time from the rate runs.
+class CpuWarmers {
+ public:
+  CpuWarmers() {
+    for (unsigned i = 0; i < std::max(1u, std::thread::hardware_concurrency()); ++i)
+      threads_.emplace_back([this] {
+        sched_param param{};
+        if (::pthread_setschedparam(::pthread_self(), SCHED_IDLE, &param) != 0) return;
+        while (!stop_.load(std::memory_order_relaxed)) {
+        }
+      });
+  }
+  ~CpuWarmers() {
+    stop_ = true;
+    for (auto& t : threads_) t.join();
+  }
+
+ private:
+  std::atomic<bool> stop_{false};
+  std::vector<std::thread> threads_;
+};
 
 bool wait_listening(asio::io_context& io, std::uint16_t port) {
   for (int i = 0; i < 500; ++i) {
@@ -373,18 +451,27 @@ bool wait_listening(asio::io_context& io, std::uint16_t port) {
 
 Options parse(int argc, char** argv) {
   Options o;
-  for (int i = 1; i + 1 < argc; i += 2) {
-    const std::string k = argv[i], v = argv[i + 1];
+  for (int i = 1; i < argc; ++i) {
+    const std::string k = argv[i];
+    if (k == "--warm-cpus") {
+      o.warm_cpus = true;
+      continue;
+    }
+    if (i + 1 == argc) throw std::runtime_error(k + " needs a value");
+    const std::string v = argv[++i];
     if (k == "--faultline") o.faultline = v;
     else if (k == "--messages") o.messages = std::stoul(v);
     else if (k == "--window") o.window = std::stoul(v);
     else if (k == "--rtt") o.rtt = std::stoul(v);
+    else if (k == "--block") o.block = std::stoul(v);
     else if (k == "--rounds") o.rounds = std::stoi(v);
     else if (k == "--threads") o.threads = std::stoi(v);
     else if (k == "--events") o.events = v;
     else if (k == "--baseline") o.baseline = v;
+    else if (k == "--haproxy") o.haproxy = v;
     else throw std::runtime_error("unknown option " + k);
   }
+  if (o.block == 0) throw std::runtime_error("--block must be at least 1");
   if (o.faultline.empty()) throw std::runtime_error("--faultline PATH is required");
   return o;
 }
@@ -403,32 +490,38 @@ int main(int argc, char** argv) try {
     pid_t pid = -1;
     std::uint16_t ws_port = 0, tcp_port = 0;
   };
-  std::vector<std::string> configs;
+  std::vector<std::unique_ptr<TempFile>> configs;
   auto start_proxy = [&](const std::string& binary, const std::string& events) {
     Proxy p{-1, free_port(io), free_port(io)};
     const nlohmann::json links = {
         {{"name", "ws"}, {"listen", "127.0.0.1:" + std::to_string(p.ws_port)}, {"upstream", upstream}, {"protocol", "websocket"}},
         {{"name", "tcp"}, {"listen", "127.0.0.1:" + std::to_string(p.tcp_port)}, {"upstream", upstream}}};
-    char config[] = "/tmp/faultline-ws-rate-XXXXXX";
-    const int fd = ::mkstemp(config);
-    const auto text = links.dump();
-    if (fd < 0 || ::write(fd, text.data(), text.size()) != static_cast<ssize_t>(text.size())) throw std::runtime_error("config file");
-    ::close(fd);
-    configs.push_back(config);
-    std::vector<std::string> args = {binary, "proxy", "--config", config, "--threads", std::to_string(o.threads)};
+    const auto& config = *configs.emplace_back(std::make_unique<TempFile>(links.dump()));
+    std::vector<std::string> args = {binary, "proxy", "--config", config.path(), "--threads", std::to_string(o.threads)};
     if (!events.empty()) args.insert(args.end(), {"--events", events});
-    p.pid = ::fork();
-    if (p.pid == 0) {
-      std::vector<char*> argv2;
-      for (auto& a : args) argv2.push_back(a.data());
-      argv2.push_back(nullptr);
-      ::freopen("/dev/null", "w", stdout);
-      ::execv(argv2[0], argv2.data());
-      ::_exit(127);
-    }
+    p.pid = spawn(args);
     if (!wait_listening(io, p.ws_port) || !wait_listening(io, p.tcp_port)) throw std::runtime_error(binary + " did not start");
     return p;
   };
+  // haproxy in tcp mode in front of the same server: what any user-space relay
+  // costs on this machine, taken in the same rounds.
+  pid_t haproxy_pid = -1;
+  std::uint16_t haproxy_port = 0;
+  if (o.haproxy != "none" && on_path(o.haproxy)) {
+    haproxy_port = free_port(io);
+    const auto& config = *configs.emplace_back(std::make_unique<TempFile>(
+        "defaults\n  mode tcp\n  timeout connect 5s\n  timeout client 1h\n  timeout server 1h\nlisten echo\n  bind 127.0.0.1:" +
+        std::to_string(haproxy_port) + "\n  server upstream " + upstream + "\n"));
+    haproxy_pid = spawn({o.haproxy, "-db", "-q", "-f", config.path()});
+    if (!wait_listening(io, haproxy_port)) {
+      std::printf("(%s did not start: the haproxy row is left out)\n", o.haproxy.c_str());
+      ::kill(haproxy_pid, SIGKILL);
+      ::waitpid(haproxy_pid, nullptr, 0);
+      haproxy_pid = -1;
+    }
+  } else if (o.haproxy != "none") {
+    std::printf("(no %s on PATH: the haproxy row is left out)\n", o.haproxy.c_str());
+  }
   const Proxy proxy = start_proxy(o.faultline, o.events);
   const pid_t pid = proxy.pid;
   const auto ws_port = proxy.ws_port, tcp_port = proxy.tcp_port;
@@ -451,25 +544,38 @@ int main(int argc, char** argv) try {
     base_wrap_peer.emplace(base_wrap_args);
   }
 
+  // Round trips are taken one per path in turn (the order rotating each
+  // time), so a stall of the machine falls on every path alike instead of on
+  // whichever path happened to be measured then: that is what makes one
+  // path's p99 minus another's a figure about the link, not about the moment.
   struct Path {
     const char* name;
     std::size_t baseline;  // the path whose p99 this one adds to
     std::function<double()> measure_rate;
-    std::function<Percentiles()> measure_rtt;
+    std::function<double(std::size_t)> round_trip;  // over a connection kept open for the run
     std::vector<double> rate = {};
     std::vector<Percentiles> rtt = {};
+    std::vector<double> samples = {};
   };
+  std::vector<std::unique_ptr<WsConnection>> rtt_connections;
+  std::size_t stdio_pipe_index = 0;  // the stdio links' baseline, set below
   auto tcp_path = [&](const char* name, std::uint16_t port) {
+    auto& c = *rtt_connections.emplace_back(std::make_unique<WsConnection>(io, port));
     return Path{name, 0, [&io, &o, port] { return pairs_per_second(io, port, o.messages, o.window); },
-                [&io, &o, port] { return round_trips(io, port, o.rtt); }};
+                [&c](std::size_t id) { return one_round_trip(c, id); }};
   };
   auto stdio_path = [&](const char* name, StdioPeer& peer) {
-    return Path{name, 3, [&o, &peer] { return stdio_pairs_per_second(peer, o.messages, o.window); },
-                [&o, &peer] { return stdio_round_trips(peer, o.rtt); }};
+    return Path{name, stdio_pipe_index, [&o, &peer] { return stdio_pairs_per_second(peer, o.messages, o.window); },
+                [&peer](std::size_t id) { return one_round_trip(peer, id); }};
   };
-  std::vector<Path> paths = {tcp_path("direct", server.port()), tcp_path("tcp link", tcp_port),
-                             tcp_path("websocket link", ws_port), stdio_path("stdio pipe", pipe_peer),
-                             stdio_path("stdio link", wrap_peer)};
+  std::vector<Path> paths;
+  paths.push_back(tcp_path("direct", server.port()));
+  paths.push_back(tcp_path("tcp link", tcp_port));
+  paths.push_back(tcp_path("websocket link", ws_port));
+  if (haproxy_pid > 0) paths.push_back(tcp_path("haproxy (tcp)", haproxy_port));
+  stdio_pipe_index = paths.size();
+  paths.push_back(stdio_path("stdio pipe", pipe_peer));
+  paths.push_back(stdio_path("stdio link", wrap_peer));
   if (base_proxy) {
     paths.push_back(tcp_path("ws link (base)", base_proxy->ws_port));
     paths.push_back(stdio_path("stdio link (base)", *base_wrap_peer));
@@ -478,30 +584,38 @@ int main(int argc, char** argv) try {
   }
   wrap_peer.send_requests(0, 1);  // wrap is up and its server started before its RSS is read
   wrap_peer.read_replies(1);
+  const std::size_t ws_index = 2;
   const long rss_start = rss_kb(pid), wrap_rss_start = rss_kb(wrap_peer.pid());
   std::vector<long> rss_after, wrap_rss_after;
   for (int r = 0; r < o.rounds; ++r) {
     for (std::size_t i = 0; i < paths.size(); ++i) {
-      auto& p = paths[i];
-      p.rate.push_back(p.measure_rate());
-      if (i == 2) rss_after.push_back(rss_kb(pid));
-      if (i == 4) wrap_rss_after.push_back(rss_kb(wrap_peer.pid()));
-      p.rtt.push_back(p.measure_rtt());
+      paths[i].rate.push_back(paths[i].measure_rate());
+      if (i == ws_index) rss_after.push_back(rss_kb(pid));
+      if (i == stdio_pipe_index + 1) wrap_rss_after.push_back(rss_kb(wrap_peer.pid()));
     }
+    for (auto& p : paths) p.samples.clear();
+    std::optional<CpuWarmers> warmers;  // for the round trips only: rates are taken as the machine is
+    if (o.warm_cpus) warmers.emplace();
+    for (std::size_t n = 0, turn = 0; n < o.rtt; n += o.block, ++turn)
+      for (std::size_t k = 0; k < paths.size(); ++k) {
+        auto& p = paths[(turn + k) % paths.size()];
+        for (std::size_t i = n; i < std::min(o.rtt, n + o.block); ++i) p.samples.push_back(p.round_trip(i));
+      }
+    for (auto& p : paths) p.rtt.push_back(percentiles(p.samples));
   }
-  ::kill(pid, SIGTERM);
-  ::waitpid(pid, nullptr, 0);
-  if (base_proxy) {
-    ::kill(base_proxy->pid, SIGTERM);
-    ::waitpid(base_proxy->pid, nullptr, 0);
+  rtt_connections.clear();
+  for (const pid_t child : {pid, haproxy_pid, base_proxy ? base_proxy->pid : -1}) {
+    if (child <= 0) continue;
+    ::kill(child, SIGTERM);
+    ::waitpid(child, nullptr, 0);
   }
-  for (const auto& c : configs) ::unlink(c.c_str());
 
   auto median = [](std::vector<double> v) {
     std::sort(v.begin(), v.end());
     return v[v.size() / 2];
   };
   nlohmann::json result = {{"messages_per_round", o.messages}, {"window", o.window}, {"threads", o.threads},
+                           {"block", o.block}, {"warm_cpus", o.warm_cpus},
                            {"events_file", !o.events.empty()}, {"rss_kb_start", rss_start}, {"rss_kb_after_rounds", rss_after},
                            {"wrap_rss_kb_start", wrap_rss_start}, {"wrap_rss_kb_after_rounds", wrap_rss_after}};
   std::printf("%-16s %16s %14s %10s %10s %14s\n", "path", "pairs/s", "messages/s", "p50 us", "p99 us", "p99 added us");
@@ -518,8 +632,21 @@ int main(int argc, char** argv) try {
     result["paths"][p.name] = {{"pairs_per_s", rate}, {"messages_per_s", rate * 2}, {"p50_us", median(p50)},
                                {"p99_us", median(p99)}, {"p99_added_us", median(added)}};
   }
-  std::printf("(p99 added: the websocket and tcp links against direct, the stdio links against the plain pipe%s)\n",
-              base_proxy ? "; (base): the --baseline binary" : "");
+  std::printf("(round trips taken %zu at a time per path, paths in turn; p99 added: the websocket, tcp and haproxy"
+              " paths against direct, the stdio links against the plain pipe%s%s)\n",
+              o.block, base_proxy ? "; (base): the --baseline binary" : "", o.warm_cpus ? "; CPUs kept warm" : "");
+  if (haproxy_pid > 0) {
+    // What the links add beyond what a plain relay adds, paired per round.
+    const auto& relay = paths[ws_index + 1];
+    for (const std::size_t i : {std::size_t{1}, ws_index}) {
+      std::vector<double> over;
+      for (std::size_t r = 0; r < relay.rtt.size(); ++r) over.push_back(paths[i].rtt[r].p99 - relay.rtt[r].p99);
+      std::sort(over.begin(), over.end());
+      std::printf("%s p99 minus haproxy's, per round: median %+.1f us (%+.1f ... %+.1f)\n", paths[i].name, median(over),
+                  over.front(), over.back());
+      result["paths"][paths[i].name]["p99_minus_haproxy_us"] = median(over);
+    }
+  }
   std::printf("faultline proxy RSS: %ld kB at start, after each round of %zu websocket pairs:", rss_start, o.messages);
   for (auto kb : rss_after) std::printf(" %ld", kb);
   std::printf(" kB\nfaultline wrap RSS: %ld kB at start, after each round of %zu stdio pairs:", wrap_rss_start, o.messages);
