@@ -45,8 +45,6 @@ constexpr std::size_t kMaxBodyBytes = 16 * 1024 * 1024;  // a larger request is 
 constexpr std::size_t kMaxResponseBytes = 64 * 1024 * 1024;  // a larger non-SSE response ends the connection
 constexpr std::size_t kReadPiece = 16 * 1024;
 constexpr std::size_t kKeptEvents = 64;  // SSE events remembered for frames a fault releases later
-// Bytes queued toward the client before the relay waits for the writer.
-constexpr std::size_t kOutboxLimit = 1 << 20;
 constexpr std::string_view kSessionHeader = "Mcp-Session-Id";
 
 using Request = http::request<http::string_body>;

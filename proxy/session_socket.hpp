@@ -1,6 +1,7 @@
 #pragma once
 // Socket helpers every session kind (tcp, websocket, http) shares.
 
+#include <cstddef>
 #include <string>
 
 #include <boost/asio/ip/tcp.hpp>
@@ -8,6 +9,10 @@
 #include "faults/byte_fault.hpp"  // CloseMode
 
 namespace faultline {
+
+// Bytes a websocket or http session queues toward a peer before the side
+// producing them waits for the writer task to catch up.
+inline constexpr std::size_t kOutboxLimit = 1 << 20;
 
 // "ADDRESS:PORT" of the socket's peer (`remote`) or its own end; "?" when unknown.
 std::string endpoint_text(const boost::asio::ip::tcp::socket& s, bool remote);

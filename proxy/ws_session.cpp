@@ -49,8 +49,6 @@ constexpr std::uint64_t kHandshakeBodyLimit = 1 << 20;
 // After faultline closes a WebSocket (bad input, a fault), how long the peers
 // get to end their TCP streams before the sockets are closed.
 constexpr auto kCloseTimeout = std::chrono::seconds(5);
-// Bytes queued toward a peer before the pump waits for the writer.
-constexpr std::size_t kOutboxLimit = 1 << 20;
 
 enum class By { client, server, proxy };
 
