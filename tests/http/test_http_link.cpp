@@ -695,6 +695,23 @@ TEST_CASE("each byte fault acts on an http link, on the bytes the link writes") 
     CHECK(c.raw().read_some(ec).empty());
     CHECK(ec == asio::error::eof);
   }
+  SUBCASE("half_open upstream: the request vanishes before the server, the call hangs, nothing closes") {
+    const auto port = http_link(h, up.port(), json::array({byte_fault("blackhole", "half_open", "upstream")}));
+    HttpClient c(port);
+    c.raw().set_timeout(400ms);
+    c.send(post(kInit));
+    REQUIRE(injected(h, "half_open", "swallow"));
+    boost::system::error_code ec;
+    CHECK(c.raw().read_some(ec).empty());
+    CHECK(is_timeout(ec));  // no answer, no FIN, no RST
+    CHECK(up.received().empty());
+    CHECK(h.history("conn.close").empty());
+    // Without the fault a new connection's call goes through; the swallowed request stays gone.
+    h.remove_fault("mcp", "blackhole");
+    HttpClient again(port);
+    CHECK(again.request("POST", kInit).status() == 200);
+    CHECK(up.received().size() == 1);
+  }
   SUBCASE("slow_open: the first response is `delay` ms late, later ones are not") {
     const auto port = http_link(h, up.port(), json::array({byte_fault("cold", "slow_open", "upstream", {{"delay", 250}})}));
     const auto t0 = std::chrono::steady_clock::now();
