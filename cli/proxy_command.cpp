@@ -28,6 +28,7 @@ struct ProxyOptions {
   std::string listen;
   std::string upstream;
   std::string protocol = "tcp";
+  std::optional<std::uint64_t> max_message;
   std::vector<std::string> faults;
   std::string config;
   std::string api;
@@ -51,16 +52,17 @@ void check_upstream_resolves(const std::string& upstream, const std::string& whe
 nlohmann::json single_link(const ProxyOptions& o) {
   nlohmann::json toxics = nlohmann::json::array();
   for (const auto& text : o.faults) toxics.push_back(parse_fault_text(text).to_json());
-  return nlohmann::json::array({{{"name", o.name},
-                                 {"listen", o.listen},
-                                 {"upstream", o.upstream},
-                                 {"protocol", o.protocol},
-                                 {"toxics", toxics}}});
+  nlohmann::json link = {
+      {"name", o.name}, {"listen", o.listen}, {"upstream", o.upstream}, {"protocol", o.protocol}, {"toxics", toxics}};
+  if (o.max_message) link["max_message"] = *o.max_message;
+  return nlohmann::json::array({link});
 }
 
 int run_proxy(const ProxyOptions& o) {
   if (o.listen.empty() != o.upstream.empty()) throw ConfigError("--listen/--upstream", "give both, or neither");
   if (!o.faults.empty() && o.listen.empty()) throw ConfigError("--fault", "needs --listen and --upstream");
+  if (o.max_message && o.listen.empty())
+    throw ConfigError("--max-message", "needs --listen and --upstream (a config file gives max_message per link)");
   if (!o.config.empty() && !o.listen.empty()) throw ConfigError("--config", "give --config or --listen, not both");
 
   nlohmann::json links = nlohmann::json::array();
@@ -181,6 +183,10 @@ void register_proxy_command(CLI::App& root, CommandResult& result) {
   cmd->add_option("--name", opts->name, "Name of the one link")->capture_default_str();
   cmd->add_option("--protocol", opts->protocol, "Protocol of the one link: " + link_protocols())
       ->capture_default_str();
+  cmd->add_option("--max-message", opts->max_message,
+                  "Largest message the one link decodes, in bytes (websocket and http links; default 32 MiB for "
+                  "websocket, 16 MiB for an http request body)")
+      ->check(CLI::Range(kMinMaxMessage, kMaxMaxMessage));
   cmd->add_option("--fault", opts->faults,
                   "Fault on the one link: TYPE[,KEY=VALUE...] with keys name, stream (upstream|downstream), "
                   "toxicity and the type's attributes, e.g. latency,stream=downstream,latency=100,jitter=10; "

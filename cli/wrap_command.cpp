@@ -18,6 +18,7 @@
 #include "faults/fault_spec.hpp"
 #include "faults/frame_fault_spec.hpp"
 #include "faults/frame_registry.hpp"
+#include "proxy/link.hpp"
 #include "proxy/proxy_config.hpp"
 #include "proxy/stdio_link.hpp"
 #include "reports/jsonl_recorder.hpp"
@@ -32,6 +33,7 @@ struct WrapOptions {
   std::string events;
   std::optional<std::uint64_t> seed;
   std::int64_t shutdown_ms = 2000;
+  std::optional<std::uint64_t> max_message;
   std::vector<std::string> command;
 };
 
@@ -89,6 +91,7 @@ int run_wrap(const WrapOptions& o) {
   link_options.faults = std::move(faults.frames);
   link_options.byte_faults = std::move(faults.bytes);
   link_options.shutdown_step = std::chrono::milliseconds(o.shutdown_ms);
+  if (o.max_message) link_options.max_message = *o.max_message;
   link_options.seed = o.seed ? *o.seed : std::random_device{}() * 0x100000001ULL ^ std::random_device{}();
 
   ::signal(SIGPIPE, SIG_IGN);  // a closed pipe is an error value, not a death
@@ -149,6 +152,10 @@ void register_wrap_command(CLI::App& root, CommandResult& result) {
                   "Each wait of the shutdown order: stdin closed, wait, SIGTERM, wait, SIGKILL")
       ->check(CLI::Range(0, 600'000))
       ->capture_default_str();
+  cmd->add_option("--max-message", opts->max_message,
+                  "The longest line (one message) decoded, in bytes (default 4 MiB); a longer one is recorded as "
+                  "invalid and only its first BYTES are passed on")
+      ->check(CLI::Range(kMinMaxMessage, kMaxMaxMessage));
   cmd->add_option("command", opts->command, "The server command and its arguments, after --")->required();
   std::string types;
   for (const auto& t : frame_fault_types()) types += "  " + std::string(t.name) + ": " + std::string(t.summary) + "\n";

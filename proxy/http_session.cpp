@@ -41,7 +41,9 @@ namespace {
 
 constexpr auto use_tuple = asio::as_tuple(asio::use_awaitable);
 constexpr std::size_t kHeaderLimit = 64 * 1024;
-constexpr std::size_t kMaxBodyBytes = 16 * 1024 * 1024;  // a larger request is answered 413
+// A larger request body is answered 413, a larger JSON body is one invalid frame
+// (unless the link's max_message gives another limit).
+constexpr std::size_t kMaxBodyBytes = 16 * 1024 * 1024;
 constexpr std::size_t kMaxResponseBytes = 64 * 1024 * 1024;  // a larger non-SSE response ends the connection
 constexpr std::size_t kReadPiece = 16 * 1024;
 constexpr std::size_t kKeptEvents = 64;  // SSE events remembered for frames a fault releases later
@@ -367,6 +369,7 @@ class HttpSession final : public LinkSession, public LinkFaultHost, public std::
   tcp::socket server_;
   std::uint64_t number_;
   HostPort upstream_;
+  std::size_t max_body_;  // the link's max_message, or kMaxBodyBytes
   beast::flat_buffer client_buffer_;
   beast::flat_buffer server_buffer_;
   std::vector<std::shared_ptr<FaultSlot>> slots_;
@@ -505,6 +508,7 @@ HttpSession::HttpSession(SessionStart start)
       server_(client_.get_executor()),
       number_(start.number),
       upstream_(std::move(start.upstream)),
+      max_body_(start.max_message.value_or(kMaxBodyBytes)),
       written_(client_.get_executor()),
       opened_at_(Clock::now()) {}
 
@@ -748,7 +752,7 @@ asio::awaitable<void> HttpSession::run() {
     }
     http::request_parser<http::string_body> parser;
     parser.header_limit(kHeaderLimit);
-    parser.body_limit(kMaxBodyBytes);
+    parser.body_limit(max_body_);
     idle_ = client_buffer_.size() == 0;
     auto [ec, n] = co_await http::async_read(client_, client_buffer_, parser, use_tuple);
     idle_ = false;
@@ -792,7 +796,7 @@ asio::awaitable<void> HttpSession::answer_bad_request(int status, const std::str
 std::vector<WireFrame> HttpSession::observe_body(std::string_view body, const std::string& key,
                                                 const std::string& session, mcp::Peer from) {
   std::vector<mcp::Frame> decoded;
-  mcp::decode_http_body(body, decoded, mcp::HttpBodyOptions{kMaxBodyBytes, {}});
+  mcp::decode_http_body(body, decoded, mcp::HttpBodyOptions{max_body_, {}});
   std::vector<WireFrame> frames;
   const auto at = Clock::now();
   for (auto& f : decoded) {

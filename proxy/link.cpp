@@ -34,6 +34,11 @@ std::string link_protocols() {
   return list;
 }
 
+std::string max_message_range() {
+  return "must be a whole number of bytes from " + std::to_string(kMinMaxMessage) + " to " +
+         std::to_string(kMaxMaxMessage) + " (1 GiB)";
+}
+
 void validate_link_config(const LinkConfig& config, const std::string& pointer) {
   if (!is_link_protocol(config.protocol))
     throw ConfigError(pointer + "/protocol", "unknown protocol \"" + config.protocol + "\" (known: " + link_protocols() + ")");
@@ -44,6 +49,13 @@ void validate_link_config(const LinkConfig& config, const std::string& pointer) 
   auto up = parse_host_port(config.upstream, &why);
   if (!up) throw ConfigError(pointer + "/upstream", why);
   if (up->port == 0) throw ConfigError(pointer + "/upstream", "the upstream port must not be 0");
+  if (config.max_message) {
+    if (*config.max_message < kMinMaxMessage || *config.max_message > kMaxMaxMessage)
+      throw ConfigError(pointer + "/max_message", max_message_range() + ", got " + std::to_string(*config.max_message));
+    if (!decodes_frames(config.protocol))
+      throw ConfigError(pointer + "/max_message",
+                        "only websocket and http links decode messages; a " + config.protocol + " link relays bytes");
+  }
 }
 
 Link::Link(asio::any_io_executor ex, LinkConfig config, ProxyEnv& env)
@@ -143,7 +155,8 @@ asio::awaitable<void> Link::accept_loop(std::shared_ptr<tcp::acceptor> acceptor)
       continue;
     }
     const auto number = next_connection_++;
-    auto session = make_link_session(config_.protocol, SessionStart{self, std::move(socket), number, upstream()});
+    auto session = make_link_session(config_.protocol,
+                                     SessionStart{self, std::move(socket), number, upstream(), config_.max_message});
     connections_.emplace(number, session);
     ++env_.sessions_alive;
     asio::dispatch(session->executor(), [session, faults = faults_]() mutable { session->start(std::move(faults)); });

@@ -9,8 +9,10 @@
 // executors (ProxyEnv::session_executor); the Link posts its calls to them.
 
 #include <chrono>
+#include <cstdint>
 #include <map>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -31,7 +33,15 @@ struct LinkConfig {
   std::string upstream;  // HOST:PORT
   bool enabled = true;
   std::string protocol = "tcp";  // tcp, websocket or http
+  // The largest message the link decodes, in bytes (a websocket message, an
+  // http body); unset: the protocol's default (32 MiB, 16 MiB). Not on tcp.
+  std::optional<std::uint64_t> max_message;
 };
+
+// The range max_message takes: 1 KiB to 1 GiB.
+constexpr std::uint64_t kMinMaxMessage = 1024;
+constexpr std::uint64_t kMaxMaxMessage = 1u << 30;
+std::string max_message_range();  // the rule, for messages
 
 // The protocols a link may have.
 bool is_link_protocol(const std::string& protocol);
@@ -43,7 +53,7 @@ inline bool decodes_frames(const std::string& protocol) { return protocol != "tc
 // frame faults need a protocol that decodes JSON-RPC, and some work on stdio only.
 void check_fault_fits_protocol(const FaultSpec& spec, const std::string& protocol, const std::string& pointer);
 
-// Checks name, listen, upstream and protocol; errors name the JSON pointer under `pointer`.
+// Checks name, listen, upstream, protocol and max_message; errors name the JSON pointer under `pointer`.
 void validate_link_config(const LinkConfig& config, const std::string& pointer);
 
 class Link : public std::enable_shared_from_this<Link> {

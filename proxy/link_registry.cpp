@@ -19,19 +19,31 @@ auto as_api_error(F&& f) -> decltype(f()) {
   }
 }
 
+// A max_message value: a whole number of bytes (its range is validate_link_config's);
+// null is none.
+std::optional<std::uint64_t> read_max_message(const nlohmann::json& value, const std::string& where) {
+  if (value.is_null()) return std::nullopt;
+  if (!value.is_number_integer() || (!value.is_number_unsigned() && value.get<std::int64_t>() < 0))
+    throw ConfigError(where, max_message_range() + ", got " + value.dump());
+  return value.get<std::uint64_t>();
+}
+
 }  // namespace
 
 nlohmann::json LinkRegistry::link_json(const Link& link) {
   nlohmann::json toxics = nlohmann::json::array();
   for (const auto& f : link.faults()) toxics.push_back(f->to_json());
   const auto& c = link.config();
-  return {{"name", c.name},         {"listen", c.listen},     {"upstream", c.upstream},
-          {"enabled", c.enabled},   {"protocol", c.protocol}, {"toxics", toxics}};
+  nlohmann::json j = {{"name", c.name},       {"listen", c.listen},     {"upstream", c.upstream},
+                      {"enabled", c.enabled}, {"protocol", c.protocol}, {"toxics", toxics}};
+  if (c.max_message) j["max_message"] = *c.max_message;
+  return j;
 }
 
 LinkRegistry::Parsed LinkRegistry::parse(const nlohmann::json& body, const std::string& pointer) {
   if (!body.is_object()) throw ConfigError(pointer, "a proxy must be a JSON object");
-  static const std::set<std::string> known = {"name", "listen", "upstream", "enabled", "protocol", "toxics"};
+  static const std::set<std::string> known = {"name",     "listen",      "upstream", "enabled",
+                                              "protocol", "max_message", "toxics"};
   for (auto it = body.begin(); it != body.end(); ++it)
     if (!known.contains(it.key())) throw ConfigError(pointer + "/" + it.key(), "unknown field");
   auto text = [&](const char* key, bool required) -> std::string {
@@ -53,6 +65,8 @@ LinkRegistry::Parsed LinkRegistry::parse(const nlohmann::json& body, const std::
     if (!it->is_boolean()) throw ConfigError(pointer + "/enabled", "must be true or false");
     p.config.enabled = it->get<bool>();
   }
+  if (auto it = body.find("max_message"); it != body.end())
+    p.config.max_message = read_max_message(*it, pointer + "/max_message");
   validate_link_config(p.config, pointer);
   if (auto it = body.find("toxics"); it != body.end() && !it->is_null()) {
     if (!it->is_array()) throw ConfigError(pointer + "/toxics", "must be an array");
@@ -137,6 +151,10 @@ std::shared_ptr<Link> LinkRegistry::update(const std::string& name, const nlohma
       } else if (key == "protocol") {
         if (!it->is_string() || it->get<std::string>() != link->config().protocol)
           throw ConfigError("/protocol", "a link's protocol cannot be changed; delete the link and create it again");
+      } else if (key == "max_message") {
+        if (read_max_message(*it, "/max_message") != link->config().max_message)
+          throw ConfigError("/max_message",
+                            "a link's max_message cannot be changed; delete the link and create it again");
       } else if (key == "enabled") {
         if (!it->is_boolean()) throw ConfigError("/enabled", "must be true or false");
         next.enabled = it->get<bool>();

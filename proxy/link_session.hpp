@@ -13,6 +13,7 @@
 #include <chrono>
 #include <cstdint>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -47,13 +48,14 @@ class LinkSession {
 };
 
 // What a session is made from: its link, the accepted client socket (already
-// on the session's executor), the connection number and the upstream address
-// as it was at accept time.
+// on the session's executor), the connection number, the upstream address
+// as it was at accept time, and the link's message size limit.
 struct SessionStart {
   std::shared_ptr<Link> link;
   boost::asio::ip::tcp::socket client;
   std::uint64_t number = 0;
   HostPort upstream;
+  std::optional<std::uint64_t> max_message;  // unset: the protocol's default
 };
 
 // Makes the session for the link's protocol (tcp, websocket, http).

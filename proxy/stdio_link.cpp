@@ -199,8 +199,10 @@ class AttachedFrameFault final : public AttachedFrameStage, public FrameStageCon
 class StdioDirection final : public FrameSink {
  public:
   StdioDirection(StdioRun& run, Direction dir, stream_descriptor& from, stream_descriptor& to)
-      : run_(run), dir_(dir), from_(from), to_(to), data_ready_(run.executor()), space_ready_(run.executor()),
-        tasks_done_(run.executor()) {}
+      : run_(run), dir_(dir), from_(from), to_(to),
+        decoder_(mcp::NdjsonOptions{.max_frame_bytes = run.options().max_message,
+                                    .limits = {.defer_message = true}}),  // DOM built only when needed
+        data_ready_(run.executor()), space_ready_(run.executor()), tasks_done_(run.executor()) {}
 
   void attach(const FrameFaultSpec& spec) {
     auto fault = std::make_shared<AttachedFrameFault>(run_, *this, spec);
@@ -278,7 +280,7 @@ class StdioDirection final : public FrameSink {
   Direction dir_;
   stream_descriptor& from_;
   stream_descriptor& to_;
-  mcp::NdjsonDecoder decoder_{mcp::NdjsonOptions{.limits = {.defer_message = true}}};  // DOM built only when needed
+  mcp::NdjsonDecoder decoder_;
   std::deque<Item> queue_;
   std::size_t queued_bytes_ = 0;
   WakeSignal data_ready_;

@@ -38,6 +38,7 @@ struct StdioLinkOptions {
   int client_out = 1;
   int client_err = 2;
   std::size_t max_queued_bytes = 8u << 20;  // per direction, before reading pauses
+  std::size_t max_message = 4u << 20;       // the longest line decoded; a longer one becomes one invalid frame
   std::size_t stderr_line_bytes = 2048;     // longer stderr lines are cut in the record
   int stderr_lines_per_second = 50;         // more are counted, not recorded
 };

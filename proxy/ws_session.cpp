@@ -148,7 +148,9 @@ class WsWire final : public ChainSink {
 // sink -> encoder -> writer -> byte chain -> wire.
 class WsDirection final : public FrameSink {
  public:
-  WsDirection(WsSession& session, Direction dir, tcp::socket& from, tcp::socket& to);
+  // `max_message`: the largest message decoded (unset: the decoder's default); a larger one is a 1009 violation.
+  WsDirection(WsSession& session, Direction dir, tcp::socket& from, tcp::socket& to,
+              std::optional<std::uint64_t> max_message);
 
   void attach(const std::shared_ptr<const FaultSpec>& spec, std::optional<std::size_t> position = std::nullopt);
   std::optional<std::size_t> detach(const std::string& name);
@@ -394,13 +396,15 @@ asio::awaitable<void> WsWire::end(StreamEnd end) {
 
 // ---------------------------------------------------------------- WsDirection
 
-WsDirection::WsDirection(WsSession& session, Direction dir, tcp::socket& from, tcp::socket& to)
+WsDirection::WsDirection(WsSession& session, Direction dir, tcp::socket& from, tcp::socket& to,
+                         std::optional<std::uint64_t> max_message)
     : session_(session),
       dir_(dir),
       from_(from),
       to_(to),
       wire_(session, dir, to),
-      decoder_(mcp::WsDecoderOptions{dir == Direction::upstream}),
+      decoder_(mcp::WsDecoderOptions{dir == Direction::upstream,
+                                     max_message.value_or(mcp::WsDecoderOptions{}.max_message_bytes)}),
       data_ready_(from.get_executor()),
       space_ready_(from.get_executor()),
       tasks_done_(from.get_executor()),
@@ -793,8 +797,8 @@ WsSession::WsSession(SessionStart start)
       server_(client_.get_executor()),
       number_(start.number),
       upstream_(std::move(start.upstream)),
-      up_(*this, Direction::upstream, client_, server_),
-      down_(*this, Direction::downstream, server_, client_),
+      up_(*this, Direction::upstream, client_, server_, start.max_message),
+      down_(*this, Direction::downstream, server_, client_, start.max_message),
       opened_at_(Clock::now()) {}
 
 void WsSession::emit(std::string kind, nlohmann::json fields) {

@@ -55,6 +55,20 @@ echo '[{"name":"a","listen":"127.0.0.1:0","upstream":"127.0.0.1:9","toxics":[{"t
 check "bad value in config names the pointer" 2 "badvalue.json: /0/toxics/0/attributes/latency: must be a number" -- "$bin" proxy --config "$work/badvalue.json"
 check "missing config" 2 "nope.json: cannot open file" -- "$bin" proxy --config "$work/nope.json"
 
+# max_message: a whole number of bytes from 1024 to 1 GiB, on links that decode messages.
+echo '[{"name":"a","upstream":"127.0.0.1:9","protocol":"websocket","max_message":10}]' >"$work/max_small.json"
+check "max_message out of range" 2 "max_small.json: /0/max_message: must be a whole number of bytes from 1024 to 1073741824 \(1 GiB\), got 10" -- "$bin" proxy --config "$work/max_small.json"
+echo '[{"name":"a","upstream":"127.0.0.1:9","protocol":"http","max_message":4096},{"name":"b","upstream":"127.0.0.1:9","protocol":"http","max_message":"big"}]' >"$work/max_text.json"
+check "max_message not a number" 2 'max_text.json: /1/max_message: must be a whole number of bytes from 1024 to 1073741824 \(1 GiB\), got "big"' -- "$bin" proxy --config "$work/max_text.json"
+echo '[{"name":"a","upstream":"127.0.0.1:9","max_message":4096}]' >"$work/max_tcp.json"
+check "max_message on a tcp link" 2 "max_tcp.json: /0/max_message: only websocket and http links decode messages" -- "$bin" proxy --config "$work/max_tcp.json"
+check "--max-message out of range" 2 "--max-message: Value 10 not in range 1024 to 1073741824" -- "$bin" proxy --listen 127.0.0.1:0 --upstream 127.0.0.1:9 --protocol websocket --max-message 10
+check "--max-message on a tcp link" 2 "/0/max_message: only websocket and http links decode messages" -- "$bin" proxy --listen 127.0.0.1:0 --upstream 127.0.0.1:9 --max-message 4096
+check "--max-message without a link" 2 "--max-message: needs --listen and --upstream" -- "$bin" proxy --max-message 4096
+check "--max-message runs" 0 "" -- "$bin" proxy --listen 127.0.0.1:0 --upstream 127.0.0.1:9 --protocol http --max-message 4096 --duration 0.2
+check "wrap --max-message out of range" 2 "--max-message: Value 1073741825 not in range 1024 to 1073741824" -- "$bin" wrap --max-message 1073741825 -- true
+check "wrap --max-message not a number" 2 "--max-message: Value big not in range 1024 to 1073741824" -- "$bin" wrap --max-message big -- true
+
 # wrap refuses frame faults a stdio link cannot apply, naming the pointer and the transport they need.
 echo '[{"type":"drop"},{"type":"ws_close","attributes":{"after_ms":10}}]' >"$work/wrap_ws.json"
 check "wrap refuses a websocket fault" 2 "wrap_ws.json /1/type: a ws_close fault does not work on a stdio link \(websocket only" -- "$bin" wrap --faults "$work/wrap_ws.json" -- true

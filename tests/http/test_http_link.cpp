@@ -491,6 +491,38 @@ TEST_CASE("bad requests are answered 400 or 413 and recorded; other connections 
   CHECK(up.received().size() == 2);  // nothing bad reached the server
 }
 
+TEST_CASE("max_message: a request body over the link's limit is answered 413, one under it is relayed") {
+  McpUpstream up;
+  ProxyHarness h;
+  const auto port = h.link("mcp", up.port(), {}, "http", {{"max_message", 4096}});
+  // A test/echo request of exactly `size` bytes.
+  auto echo_of_size = [](std::size_t size) {
+    const std::string head = R"({"jsonrpc":"2.0","id":7,"method":"test/echo","params":{"pad":")";
+    const std::string tail = R"("}})";
+    return head + std::string(size - head.size() - tail.size(), 'p') + tail;
+  };
+  HttpClient good(port);
+  const auto fits = echo_of_size(3000);
+  auto r = good.request("POST", fits);
+  CHECK(r.status() == 200);
+  CHECK(json::parse(r.body)["result"] == json::parse(fits)["params"]);  // the server's echo
+  REQUIRE(up.received().size() == 1);
+  CHECK(up.received()[0].body == fits);
+  CHECK(h.wait_for_event("rpc.request", [](const Event& e) { return e.fields["method"] == "test/echo"; }));
+  CHECK(h.history("rpc.invalid").empty());
+
+  HttpClient big(port);
+  auto b = big.request("POST", echo_of_size(5000));
+  CHECK(b.status() == 413);
+  CHECK(b.header("connection") == "close");
+  CHECK(big.read_some().empty());  // closed after the answer
+  CHECK(h.wait_for_event("http.bad_request", [](const Event& e) { return e.fields["status"] == 413; }));
+  CHECK(up.received().size() == 1);  // it never reached the server
+
+  CHECK(good.request("POST", echo_of_size(4096)).status() == 200);  // the limit itself still passes
+  CHECK(up.received().size() == 2);
+}
+
 TEST_CASE("byte faults act on the bytes the link writes: latency on what goes to the client") {
   McpUpstream up;
   ProxyHarness h;

@@ -318,6 +318,44 @@ test('bytes pass through unchanged, including a line that is not JSON', async ()
   assert.equal(r.stdout, input);
 });
 
+test('--max-message: a longer line is recorded as invalid and only its first BYTES pass; shorter lines pass whole', async () => {
+  const line = (size) => {  // a notification of exactly `size` bytes
+    const head = '{"jsonrpc":"2.0","method":"pad","params":{"p":"';
+    return head + 'p'.repeat(size - head.length - 3) + '"}}';
+  };
+  const input = line(1000) + '\n' + line(1024) + '\n' + line(2000) + '\n' + line(100) + '\n';
+  const run = async (args) => {
+    const events = join(tmp, `max-message${++runs}.jsonl`);
+    const { child, done } = runWrap(['--events', events, ...args, '--', 'cat']);
+    child.stdin.end(input);
+    return { ...(await done), events: readEvents(events) };
+  };
+
+  const small = await run(['--max-message', '1024']);
+  assert.equal(small.code, 0);
+  const lines = small.stdout.split('\n');
+  assert.deepEqual(lines.map((l) => l.length), [1000, 1024, 1024, 100, 0]);
+  assert.equal(lines[0], line(1000));
+  assert.equal(lines[1], line(1024));
+  assert.equal(lines[2], line(2000).slice(0, 1024));
+  assert.equal(lines[3], line(100));
+  const invalid = small.events.filter((e) => e.kind === 'rpc.invalid' && e.from === 'client');
+  assert.equal(invalid.length, 1);
+  assert.match(invalid[0].reason, /^line longer than 1024 bytes/);
+  assert.equal(invalid[0].offset, 1000 + 1 + 1024 + 1 + 1024);  // where the third line went over
+  assert.equal(invalid[0].bytes, 1024);
+
+  // Without it (4 MiB) the same input crosses unchanged.
+  const whole = await run([]);
+  assert.equal(whole.code, 0);
+  assert.equal(whole.stdout, input);
+  assert.equal(whole.events.filter((e) => e.kind === 'rpc.invalid').length, 0);
+
+  const bad = await runWrap(['--max-message', '100', '--', 'true']).done;
+  assert.equal(bad.code, 2);
+  assert.match(bad.stderr, /--max-message/);
+});
+
 test('signals are forwarded: SIGINT to faultline reaches the server, whose exit code comes back', async () => {
   const { child, done } = runWrap(['--', process.execPath, '-e',
     'process.on("SIGINT", () => process.exit(42)); process.stdout.write("ready\\n"); setInterval(() => {}, 1000)']);

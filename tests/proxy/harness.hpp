@@ -72,17 +72,21 @@ class ProxyHarness {
     return result.get();
   }
 
-  // Creates a link to `upstream_port` with the given toxics; returns its port.
+  // Creates a link to `upstream_port` with the given toxics (and any other
+  // fields of the link in `extra`); returns its port.
   // A vector, not a json: `{toxic}` as a json is an array under GCC and the
   // toxic itself under Clang.
   std::uint16_t link(const std::string& name, std::uint16_t upstream_port,
-                     const std::vector<nlohmann::json>& toxics = {}, const std::string& protocol = "tcp") {
+                     const std::vector<nlohmann::json>& toxics = {}, const std::string& protocol = "tcp",
+                     const nlohmann::json& extra = nlohmann::json::object()) {
     return call([&] {
-      auto l = registry_.create({{"name", name},
-                                 {"listen", "127.0.0.1:0"},
-                                 {"upstream", "127.0.0.1:" + std::to_string(upstream_port)},
-                                 {"protocol", protocol},
-                                 {"toxics", nlohmann::json(toxics)}});
+      nlohmann::json body = {{"name", name},
+                             {"listen", "127.0.0.1:0"},
+                             {"upstream", "127.0.0.1:" + std::to_string(upstream_port)},
+                             {"protocol", protocol},
+                             {"toxics", nlohmann::json(toxics)}};
+      body.update(extra);
+      auto l = registry_.create(body);
       return parse_host_port(l->config().listen)->port;
     });
   }

@@ -152,6 +152,43 @@ TEST_CASE("populate validates everything before applying anything; reset clears 
   CHECK(all["b"]["enabled"] == true);
 }
 
+TEST_CASE("max_message: set when a link is created, shown, checked, and not changed by an update") {
+  Upstream up(Upstream::echo());
+  ProxyHarness proxy;
+  const auto api = proxy.start_api();
+  const std::string upstream = "127.0.0.1:" + std::to_string(up.port());
+  auto create = [&](const std::string& name, const std::string& protocol, const nlohmann::json& max_message) {
+    nlohmann::json body = {{"name", name}, {"upstream", upstream}, {"protocol", protocol}};
+    if (!max_message.is_null()) body["max_message"] = max_message;
+    return request(api, http::verb::post, "/proxies", body.dump());
+  };
+  auto made = create("ws", "websocket", 4096);
+  CHECK(made.status == 201);
+  CHECK(made.json()["max_message"] == 4096);
+  CHECK(request(api, http::verb::get, "/proxies/ws").json()["max_message"] == 4096);
+  CHECK(create("http", "http", 1073741824).status == 201);
+  CHECK_FALSE(create("plain", "tcp", nullptr).json().contains("max_message"));  // not given: not shown
+
+  const std::string range = "must be a whole number of bytes from 1024 to 1073741824 (1 GiB)";
+  for (const auto& [value, got] : std::vector<std::pair<nlohmann::json, std::string>>{
+           {10, "10"}, {1073741825, "1073741825"}, {-4096, "-4096"}, {"big", "\"big\""}, {4096.5, "4096.5"}}) {
+    INFO(value.dump());
+    auto bad = create("bad", "websocket", value);
+    CHECK(bad.status == 400);
+    CHECK(bad.json()["error"] == "/max_message: " + range + ", got " + got);
+  }
+  auto tcp = create("bad", "tcp", 4096);
+  CHECK(tcp.status == 400);
+  CHECK(tcp.json()["error"] == "/max_message: only websocket and http links decode messages; a tcp link relays bytes");
+  CHECK(request(api, http::verb::get, "/proxies/bad").status == 404);
+
+  // An update may repeat the limit (as a client posting back what GET returned does); another one is refused.
+  CHECK(request(api, http::verb::post, "/proxies/ws", R"({"enabled":true,"max_message":4096})").status == 200);
+  auto changed = request(api, http::verb::post, "/proxies/ws", R"({"max_message":8192})");
+  CHECK(changed.status == 400);
+  CHECK(changed.json()["error"].get<std::string>().starts_with("/max_message: a link's max_message cannot be changed"));
+}
+
 TEST_CASE("/metrics counts connections, bytes and injections") {
   Upstream up(Upstream::echo());
   ProxyHarness proxy;

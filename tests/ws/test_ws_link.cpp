@@ -20,6 +20,13 @@ json frame_fault(const std::string& type, const std::string& stream, json match 
   return f;
 }
 
+// A JSON-RPC notification of exactly `size` bytes.
+std::string notification_of_size(std::size_t size) {
+  const std::string head = R"({"jsonrpc":"2.0","method":"notifications/pad","params":{"pad":")";
+  const std::string tail = R"("}})";
+  return head + std::string(size - head.size() - tail.size(), 'p') + tail;
+}
+
 // Adds a fault to the link and waits until the open session has taken it.
 void add_live(ProxyHarness& h, const std::string& link, const json& fault) {
   h.add_fault(link, fault);
@@ -303,6 +310,57 @@ TEST_CASE("bad input: the offender gets the right close code, other connections 
   auto r = bystander.next();
   REQUIRE(r);
   CHECK(json::parse(*r)["id"] == 1);
+}
+
+TEST_CASE("max_message: a larger message from either side gets 1009, a smaller one crosses intact") {
+  ProxyHarness h;
+  // Answers {"method":"reply","params":{"size":N}} with a notification of N bytes.
+  WsServer server([](const std::string& text) -> std::vector<std::string> {
+    const auto msg = json::parse(text, nullptr, false);
+    if (!msg.is_object() || msg.value("method", "") != "reply") return {};
+    return {notification_of_size(msg["params"]["size"].get<std::size_t>())};
+  });
+  const auto port = h.link("small", server.port(), {}, "websocket", {{"max_message", 4096}});
+  WsClient bystander(port);
+  REQUIRE(bystander.open());
+
+  // From the client: 4000 bytes cross byte for byte, 5000 bytes close it with 1009.
+  WsClient client(port);
+  REQUIRE(client.open());
+  const auto fits = notification_of_size(4000);
+  client.send(fits);
+  REQUIRE(server.wait([&] { return server.received().size() == 1; }));
+  CHECK(server.received()[0] == fits);
+  client.send(notification_of_size(5000));
+  REQUIRE(client.wait_closed());
+  CHECK(client.close_code() == 1009);
+  CHECK(h.wait_for_event("ws.violation", [](const Event& e) {
+    return e.fields["code"] == 1009 && e.fields["from"] == "client" &&
+           e.fields["problem"].get<std::string>().find("limit of 4096") != std::string::npos;
+  }));
+  REQUIRE(server.wait([&] { return server.close_code() == 1001; }));  // the server hears its partner went away
+  CHECK(server.received().size() == 1);  // the large message never reached it
+
+  // From the server: the same limit.
+  WsClient reader(port);
+  REQUIRE(reader.open());
+  reader.send(request(1, "reply", {{"size", 4000}}));
+  auto reply = reader.next();
+  REQUIRE(reply);
+  CHECK(*reply == notification_of_size(4000));
+  reader.send(request(2, "reply", {{"size", 5000}}));
+  REQUIRE(reader.wait_closed());
+  CHECK(reader.close_code() == 1001);
+  CHECK(h.wait_for_event("ws.violation", [](const Event& e) { return e.fields["code"] == 1009 && e.fields["from"] == "server"; }));
+  REQUIRE(server.wait([&] { return server.close_code() == 1009; }));
+  CHECK(h.history("ws.violation").size() == 2);
+
+  // The connection opened first keeps working.
+  bystander.send(request(3, "reply", {{"size", 4096}}));
+  auto r = bystander.next();
+  REQUIRE(r);
+  CHECK(r->size() == 4096);
+  CHECK(bystander.open());
 }
 
 TEST_CASE("an upstream that is down gets 502; one that refuses the upgrade passes its answer on") {
