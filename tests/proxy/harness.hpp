@@ -9,6 +9,7 @@
 #include <future>
 #include <mutex>
 #include <string>
+#include <string_view>
 #include <thread>
 #include <utility>
 #include <vector>
@@ -236,6 +237,13 @@ inline double round_trip_ms(Client& c, const std::string& payload) {
   c.send(payload);
   CHECK(c.read_exactly(payload.size()) == payload);
   return ms_since(t0);
+}
+
+// `head` (JSON up to an open string: ...{"pad":") padded with 'p' and closed
+// by "}} to exactly `size` bytes.
+inline std::string padded_json(std::string_view head, std::size_t size) {
+  constexpr std::string_view tail = R"("}})";
+  return std::string(head) + std::string(size - head.size() - tail.size(), 'p') + std::string(tail);
 }
 
 inline bool is_timeout(const boost::system::error_code& ec) {

@@ -22,9 +22,7 @@ json frame_fault(const std::string& type, const std::string& stream, json match 
 
 // A JSON-RPC notification of exactly `size` bytes.
 std::string notification_of_size(std::size_t size) {
-  const std::string head = R"({"jsonrpc":"2.0","method":"notifications/pad","params":{"pad":")";
-  const std::string tail = R"("}})";
-  return head + std::string(size - head.size() - tail.size(), 'p') + tail;
+  return padded_json(R"({"jsonrpc":"2.0","method":"notifications/pad","params":{"pad":")", size);
 }
 
 // Adds a fault to the link and waits until the open session has taken it.
