@@ -1,7 +1,8 @@
 // `faultline netem ...`: the network layer from the command line. Topologies of
 // namespaces joined by veth links, netem/tbf qdiscs applied, changed, cleared
 // and shown over netlink, a probe of what this machine can do, and cleanup of
-// whatever a crashed faultline left behind.
+// whatever a crashed faultline left behind (never what a live one holds,
+// unless told `clear --all`).
 
 #include <signal.h>
 #include <unistd.h>
@@ -43,6 +44,7 @@ struct NetemOptions {
   std::string direction = "both";
   bool ingress = false;
   bool force = false;
+  bool all = false;  // clear: the whole journal, live owners' entries too
   // apply
   std::string hold_for;
   bool detach = false;
@@ -59,9 +61,10 @@ struct NetemOptions {
   std::vector<std::string> command;
 };
 
-// Wires the journal, the event log (with a JSONL sink when asked) and crash recovery.
+// Wires the journal, the event log (with a JSONL sink when asked) and crash
+// recovery (logged, unless the caller reports what was recovered itself).
 struct Session {
-  explicit Session(const NetemOptions& o)
+  explicit Session(const NetemOptions& o, bool log_recovered = true)
       : journal(o.state_dir.empty() ? netem::Journal::default_dir() : o.state_dir) {
     if (!o.events_file.empty()) {
       events_out = std::make_shared<std::ofstream>(o.events_file, std::ios::app);
@@ -69,13 +72,15 @@ struct Session {
       auto out = events_out;
       events.add_sink([out](const Event& e) { *out << e.to_json().dump() << "\n" << std::flush; });
     }
-    for (const auto& e : journal.recover(&events))
+    recovered = journal.recover(&events);
+    for (const auto& e : log_recovered ? recovered : std::vector<netem::JournalEntry>{})
       spdlog::warn("netem: removed a leftover {} {}{} from a faultline that did not exit cleanly (pid {})", e.kind,
                    e.netns.empty() ? "" : e.netns + "/", e.kind == "netns" ? "" : e.dev, e.owner_pid);
   }
   netem::Journal journal;
   EventLog events;
   std::shared_ptr<std::ofstream> events_out;
+  std::vector<netem::JournalEntry> recovered;  // what dead owners left, removed at the start
 };
 
 std::vector<netem::Target> targets_of(const NetemOptions& o, bool need_target) {
@@ -191,20 +196,49 @@ int run_change(const NetemOptions& o) {
   return kExitOk;
 }
 
+std::string entry_text(const netem::JournalEntry& e) {
+  if (e.kind == "netns") return "netns " + e.netns;
+  return e.kind + " " + (e.netns.empty() ? "" : e.netns + "/") + e.dev;
+}
+
+// Whose a removed entry was: kept on purpose, a dead owner's, or (with --all) a live one's.
+std::string owner_text(const netem::JournalEntry& e) {
+  if (e.owner_pid <= 0) return "kept";
+  const std::string pid = std::to_string(e.owner_pid);
+  return netem::Journal::owner_alive(e) ? "owned by live faultline pid " + pid : "its owner, pid " + pid + ", is gone";
+}
+
+// `clear` with no target: what no live faultline holds, or everything with --all.
+int clear_journal(const NetemOptions& o) {
+  Session s(o, false);
+  std::vector<netem::JournalEntry> removed = s.recovered;
+  std::vector<netem::ClearReport::Left> left;
+  if (o.all) {
+    for (auto& e : s.journal.clear_all(&s.events)) removed.push_back(std::move(e));
+  } else {
+    auto report = s.journal.clear_unowned(&s.events);
+    for (auto& e : report.removed) removed.push_back(std::move(e));
+    left = std::move(report.left);
+  }
+  for (const auto& e : removed) std::cout << "netem: removed " << entry_text(e) << " (" << owner_text(e) << ")\n";
+  for (const auto& l : left) std::cout << "netem: left " << entry_text(l.entry) << ": " << l.why << "\n";
+  std::cout << "netem: " << removed.size() << " leftover(s) removed";
+  if (!left.empty())
+    std::cout << "; " << left.size()
+              << " left to live faultline processes (`faultline netem clear --all` removes them too)";
+  std::cout << "\n";
+  return kExitOk;
+}
+
 int run_clear(const NetemOptions& o) {
+  if (o.dev.empty() && o.topology.empty()) {
+    if (!o.netns.empty()) throw ConfigError("--netns", "needs --dev (or leave both out to clear the journal)");
+    return clear_journal(o);
+  }
+  if (o.all) throw ConfigError("--all", "clears the whole journal; leave out --dev, --netns and --topology");
   Session s(o);
   netem::QdiscController controller(s.journal, &s.events);
-  const auto targets = targets_of(o, false);
-  if (targets.empty()) {
-    if (!o.netns.empty()) throw ConfigError("--netns", "needs --dev (or leave both out to clear everything)");
-    const auto removed = s.journal.clear_all(&s.events);
-    for (const auto& e : removed)
-      std::cout << "netem: removed " << e.kind << " " << (e.netns.empty() ? "" : e.netns)
-                << (e.kind == "netns" ? "" : (e.netns.empty() ? "" : "/") + e.dev) << "\n";
-    std::cout << "netem: " << removed.size() << " leftover(s) removed\n";
-    return kExitOk;
-  }
-  for (const auto& t : targets) {
+  for (const auto& t : targets_of(o, false)) {
     const bool removed = controller.clear(t);
     std::cout << "netem: " << (removed ? "cleared " : "nothing of faultline's on ")
               << (t.netns.empty() ? "" : t.netns + "/") << t.dev << "\n";
@@ -331,9 +365,14 @@ void register_netem_command(CLI::App& root, CommandResult& result) {
   change->add_option("words", o->words, words_help)->required();
   change->callback(guarded("netem change", run_change, o));
 
-  CLI::App* clear = netem->add_subcommand("clear", "remove faultline's qdiscs from a target, or with no target every leftover in the journal");
+  CLI::App* clear = netem->add_subcommand(
+      "clear",
+      "remove faultline's qdiscs from a target; with no target, every leftover in the journal that no live faultline "
+      "holds (what dead ones left, kept topologies and --detach faults), saying what it leaves and whose it is");
   add_common(clear, *o);
   add_target(clear, *o);
+  clear->add_flag("--all", o->all,
+                  "with no target: remove everything in the journal, what live faultline processes own or use too");
   clear->callback(guarded("netem clear", run_clear, o));
 
   CLI::App* show = netem->add_subcommand("show", "list the qdiscs of a namespace or interface");

@@ -3,7 +3,8 @@
 // session and injecting frame faults (and byte faults on what each side is
 // sent). A client config that launches
 // `npx some-server` launches `faultline wrap -- npx some-server` instead:
-// signals are forwarded, and the child's exit status is faultline's.
+// signals are forwarded, the child's exit status is faultline's, and nothing
+// the server started outlives faultline, even when faultline is SIGKILLed.
 
 #include <csignal>
 #include <random>
@@ -91,6 +92,7 @@ int run_wrap(const WrapOptions& o) {
   link_options.faults = std::move(faults.frames);
   link_options.byte_faults = std::move(faults.bytes);
   link_options.shutdown_step = std::chrono::milliseconds(o.shutdown_ms);
+  link_options.adopt_orphans = true;  // this process runs one link: the server's orphans are ours to end
   if (o.max_message) link_options.max_message = *o.max_message;
   link_options.seed = o.seed ? *o.seed : std::random_device{}() * 0x100000001ULL ^ std::random_device{}();
 
@@ -129,6 +131,7 @@ int run_wrap(const WrapOptions& o) {
   };
   wait_signal();
   io.run();
+  link.end_server();
   events.emit("proxy:" + o.name, "run.end", {{"exit_code", exit_code}});
   return exit_code;
 }
@@ -149,7 +152,9 @@ void register_wrap_command(CLI::App& root, CommandResult& result) {
   cmd->add_option("--seed", opts->seed, "Seed for every random decision (default: random)");
   cmd->add_option("--name", opts->name, "Name of the link in events")->capture_default_str();
   cmd->add_option("--shutdown-ms", opts->shutdown_ms,
-                  "Each wait of the shutdown order: stdin closed, wait, SIGTERM, wait, SIGKILL")
+                  "Each wait of the shutdown order: stdin closed (or SIGINT/SIGTERM passed on), wait, SIGTERM to "
+                  "the server's process group, wait, SIGKILL; also the grace period from SIGTERM to SIGKILL for "
+                  "what the server leaves running, and when faultline itself is killed")
       ->check(CLI::Range(0, 600'000))
       ->capture_default_str();
   cmd->add_option("--max-message", opts->max_message,

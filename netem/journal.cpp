@@ -92,6 +92,51 @@ std::string new_id() {
   return out.str();
 }
 
+// Undoes the entries of `all` matching `pred`, newest first, strikes them out
+// and stores the rest; the caller holds the lock.
+std::vector<JournalEntry> undo_loaded(const std::string& dir, std::vector<JournalEntry>& all,
+                                      const std::function<bool(const JournalEntry&)>& pred, EventLog* events) {
+  std::vector<JournalEntry> removed;
+  std::string first_error;
+  for (auto it = all.rbegin(); it != all.rend(); ++it) {
+    if (!pred(*it)) continue;
+    try {
+      undo_entry(*it);
+      removed.push_back(*it);
+    } catch (const std::exception& e) {
+      if (first_error.empty()) first_error = e.what();
+    }
+  }
+  std::erase_if(all, [&](const JournalEntry& e) {
+    for (const auto& r : removed)
+      if (r.id == e.id) return true;
+    return false;
+  });
+  store(dir, all);
+  if (events)
+    for (const auto& e : removed)
+      events->emit("net:" + (e.label.empty() ? e.dev : e.label), "netem.cleanup", e.to_json());
+  if (!first_error.empty()) throw StartupError("cleanup left something behind: " + first_error);
+  return removed;
+}
+
+std::string where_of(const JournalEntry& e) {
+  if (e.kind == "netns") return e.netns;
+  return (e.netns.empty() ? "" : e.netns + "/") + e.dev;
+}
+
+// Whether removing kept entry `kept` takes `live` with it: the same namespace,
+// a namespace of the same topology, or the same device in the root namespace.
+bool goes_with(const JournalEntry& kept, const JournalEntry& live, const std::vector<JournalEntry>& all) {
+  if (!kept.netns.empty() && kept.netns == live.netns) return true;
+  if (kept.netns.empty() && live.netns.empty() && !kept.dev.empty() && kept.dev == live.dev) return true;
+  if (kept.topology.empty()) return false;
+  if (live.topology == kept.topology) return true;
+  for (const auto& e : all)
+    if (e.topology == kept.topology && !e.netns.empty() && e.netns == live.netns) return true;
+  return false;
+}
+
 }  // namespace
 
 nlohmann::json JournalEntry::to_json() const {
@@ -171,32 +216,40 @@ std::vector<JournalEntry> Journal::undo_where(const std::function<bool(const Jou
                                               EventLog* events) {
   JournalLock lock(dir_);
   auto all = load(dir_);
-  std::vector<JournalEntry> removed;
-  std::string first_error;
-  for (auto it = all.rbegin(); it != all.rend(); ++it) {
-    if (!pred(*it)) continue;
-    try {
-      undo_entry(*it);
-      removed.push_back(*it);
-    } catch (const std::exception& e) {
-      if (first_error.empty()) first_error = e.what();
-    }
-  }
-  std::erase_if(all, [&](const JournalEntry& e) {
-    for (const auto& r : removed)
-      if (r.id == e.id) return true;
-    return false;
-  });
-  store(dir_, all);
-  if (events)
-    for (const auto& e : removed)
-      events->emit("net:" + (e.label.empty() ? e.dev : e.label), "netem.cleanup", e.to_json());
-  if (!first_error.empty()) throw StartupError("cleanup left something behind: " + first_error);
-  return removed;
+  return undo_loaded(dir_, all, pred, events);
 }
 
 std::vector<JournalEntry> Journal::recover(EventLog* events) {
   return undo_where([](const JournalEntry& e) { return !owner_alive(e); }, events);
+}
+
+std::optional<ClearReport::Left> Journal::live_holder(const JournalEntry& entry, const std::vector<JournalEntry>& all) {
+  if (entry.owner_pid > 0) {
+    if (!owner_alive(entry)) return std::nullopt;
+    return ClearReport::Left{entry, entry.owner_pid, "owned by live faultline pid " + std::to_string(entry.owner_pid)};
+  }
+  for (const auto& live : all) {
+    if (live.owner_pid <= 0 || !goes_with(entry, live, all) || !owner_alive(live)) continue;
+    return ClearReport::Left{entry, live.owner_pid,
+                             "in use by live faultline pid " + std::to_string(live.owner_pid) + " (its " + live.kind +
+                                 " on " + where_of(live) + ")"};
+  }
+  return std::nullopt;
+}
+
+ClearReport Journal::clear_unowned(EventLog* events) {
+  JournalLock lock(dir_);
+  auto all = load(dir_);
+  ClearReport report;
+  for (const auto& e : all)
+    if (auto held = live_holder(e, all)) report.left.push_back(std::move(*held));
+  auto held = [&](const JournalEntry& e) {
+    for (const auto& l : report.left)
+      if (l.entry.id == e.id) return true;
+    return false;
+  };
+  report.removed = undo_loaded(dir_, all, [&](const JournalEntry& e) { return !held(e); }, events);
+  return report;
 }
 
 std::vector<JournalEntry> Journal::clear_all(EventLog* events) {

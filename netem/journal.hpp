@@ -2,10 +2,12 @@
 // The ownership journal: every namespace, device and qdisc faultline creates is
 // written here before it is created, and struck out after it is removed. An
 // entry whose owning process has died (SIGKILL, crash) is a leftover: the next
-// faultline start removes it (recover), and `faultline netem clear` removes all.
+// faultline start removes it (recover). `faultline netem clear` removes what no
+// live faultline holds (clear_unowned), `clear --all` everything (clear_all).
 
 #include <cstdint>
 #include <functional>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -33,6 +35,17 @@ struct JournalEntry {
   static JournalEntry from_json(const nlohmann::json& j);
 };
 
+// What clear_unowned removed, and what it left to a live faultline.
+struct ClearReport {
+  struct Left {
+    JournalEntry entry;
+    int holder_pid = 0;  // the live faultline that owns it or has something inside it
+    std::string why;     // "owned by live faultline pid N", or what of that pid's depends on it
+  };
+  std::vector<JournalEntry> removed;
+  std::vector<Left> left;
+};
+
 class Journal {
  public:
   // $FAULTLINE_STATE_DIR, else /run/faultline.
@@ -50,6 +63,11 @@ class Journal {
   // Removes, in reverse order of creation, what processes that are gone left
   // behind; returns what it removed.
   std::vector<JournalEntry> recover(EventLog* events = nullptr);
+  // Removes what no live faultline holds: entries of owners that are gone, and
+  // kept entries (a topology, a --detach fault) unless a live owner has
+  // something in the same namespace, topology or root-namespace device. Leaves
+  // the rest, saying whose it is.
+  ClearReport clear_unowned(EventLog* events = nullptr);
   // Removes every entry's object, whoever owns it; returns what it removed.
   std::vector<JournalEntry> clear_all(EventLog* events = nullptr);
   // Removes the entries matching `pred`, newest first.
@@ -58,6 +76,9 @@ class Journal {
   // Stamps an entry as owned by this process (or as kept when `persistent`).
   static void set_owner(JournalEntry& entry, bool persistent);
   static bool owner_alive(const JournalEntry& entry);
+  // For an entry, the live faultline that holds it (its owner, or the owner of
+  // something that would go with it) and why; nullopt when nothing live does.
+  static std::optional<ClearReport::Left> live_holder(const JournalEntry& entry, const std::vector<JournalEntry>& all);
 
  private:
   std::string dir_;

@@ -76,6 +76,7 @@ class StdioRun : public FaultHost, public std::enable_shared_from_this<StdioRun>
   void start();
   void forward_signal(int signo);
   bool signal_server(int signo, std::string_view why);
+  void end_server();
 
   void emit(std::string kind, nlohmann::json fields) { events_.emit(source_, std::move(kind), std::move(fields)); }
   std::string observe(mcp::Peer from, const mcp::Frame& frame, Clock::time_point at, bool injected);
@@ -113,7 +114,8 @@ class StdioRun : public FaultHost, public std::enable_shared_from_this<StdioRun>
  private:
   asio::awaitable<void> watch_child();
   asio::awaitable<void> stderr_loop();
-  asio::awaitable<void> shutdown_sequence();
+  asio::awaitable<void> escalate(asio::steady_timer& timer, std::string why);
+  asio::awaitable<void> end_remnants();
   void on_child_exit(int status);
   void record_stderr_line(std::string_view line);
   void check_finished();
@@ -131,10 +133,13 @@ class StdioRun : public FaultHost, public std::enable_shared_from_this<StdioRun>
   LinkStats byte_stats_;
   mcp::Session session_;
   asio::steady_timer shutdown_timer_;
+  asio::steady_timer signal_timer_;   // escalation after a SIGINT/SIGTERM was passed on
+  asio::steady_timer remnant_timer_;  // what the exited server left: SIGTERM, then SIGKILL
   asio::steady_timer drain_timer_;
   Clock::time_point started_at_;
   std::optional<int> child_status_;
   bool shutting_down_ = false;
+  bool signalled_ = false;
   bool stderr_done_ = false;
   bool finished_ = false;
   // stderr record: line assembly and rate limit
@@ -490,7 +495,7 @@ void StdioDirection::finish_output(std::string_view why) {
 StdioRun::StdioRun(asio::any_io_executor ex, EventLog& events, StdioLinkOptions o)
     : ex_(ex), events_(events), o_(std::move(o)), source_("proxy:" + o_.name), server_source_("server:" + o_.name),
       sigchld_(ex, SIGCHLD), client_in_(ex), client_out_(ex), child_in_(ex), child_out_(ex), child_err_(ex),
-      shutdown_timer_(ex), drain_timer_(ex) {}
+      shutdown_timer_(ex), signal_timer_(ex), remnant_timer_(ex), drain_timer_(ex) {}
 
 StdioRun::~StdioRun() = default;
 
@@ -501,7 +506,8 @@ void StdioRun::spawn(std::function<asio::awaitable<void>()> f, const char* what)
 void StdioRun::start() {
   started_at_ = Clock::now();
   nlohmann::json command = o_.command;
-  child_ = std::make_unique<StdioChild>(o_.command);  // SIGCHLD is watched before the fork
+  // SIGCHLD is watched before the fork.
+  child_ = std::make_unique<StdioChild>(o_.command, StdioChildOptions{o_.shutdown_step, o_.adopt_orphans});
   emit("server.start", {{"pid", child_->pid()}, {"command", command}});
   child_in_.assign(child_->release_stdin());
   child_out_.assign(child_->release_stdout());
@@ -539,6 +545,18 @@ bool StdioRun::signal_server(int signo, std::string_view why) {
 void StdioRun::forward_signal(int signo) {
   const bool sent = child_ && child_->signal(signo, false);
   emit("server.signal", {{"signal", signal_name(signo)}, {"group", false}, {"reason", "forwarded"}, {"sent", sent}});
+  if ((signo != SIGINT && signo != SIGTERM) || signalled_ || child_status_ || !child_) return;
+  signalled_ = true;
+  auto self = shared_from_this();
+  spawn([self]() { return self->escalate(self->signal_timer_, "signalled: server still running"); },
+        "signal escalation");
+}
+
+void StdioRun::end_server() {
+  if (!child_) return;
+  const std::size_t killed = child_->end_group();
+  if (killed > 0)
+    emit("server.group_killed", {{"processes", killed}, {"reason", "still running a grace period after SIGTERM"}});
 }
 
 asio::awaitable<void> StdioRun::watch_child() {
@@ -562,6 +580,8 @@ void StdioRun::on_child_exit(int status) {
   else fields["status"] = WEXITSTATUS(status);
   events_.emit(server_source_, "server.exit", std::move(fields));
   shutdown_timer_.cancel();
+  signal_timer_.cancel();
+  spawn([self = shared_from_this()]() { return self->end_remnants(); }, "remnants");
   // The server is gone: its stdin is useless, and its pipes get a bounded time to drain.
   up_->close_output("server exited");
   drain_timer_.expires_after(o_.drain_after_exit);
@@ -592,18 +612,36 @@ void StdioRun::begin_shutdown(std::string reason) {
   emit("server.shutdown", {{"reason", reason}, {"step_ms", o_.shutdown_step.count()}});
   up_->close_output("shutdown");
   auto self = shared_from_this();
-  spawn([self]() { return self->shutdown_sequence(); }, "shutdown");
+  spawn([self]() { return self->escalate(self->shutdown_timer_, "shutdown: server still running"); }, "shutdown");
 }
 
-// The MCP stdio order: stdin is closed; wait; SIGTERM; wait; SIGKILL.
-asio::awaitable<void> StdioRun::shutdown_sequence() {
+// The MCP stdio order once stdin is closed (or a signal was passed on): wait;
+// SIGTERM to the group; wait; SIGKILL.
+asio::awaitable<void> StdioRun::escalate(asio::steady_timer& timer, std::string why) {
   auto self = shared_from_this();
   for (int signo : {SIGTERM, SIGKILL}) {
-    shutdown_timer_.expires_after(o_.shutdown_step);
-    auto [ec] = co_await shutdown_timer_.async_wait(use_tuple);
+    timer.expires_after(o_.shutdown_step);
+    auto [ec] = co_await timer.async_wait(use_tuple);
     if (ec || child_status_) co_return;
-    signal_server(signo, "shutdown: server still running");
+    signal_server(signo, why);
     if (signo == SIGTERM) child_->signal(SIGCONT, true);  // a stopped server could not act on it
+  }
+}
+
+// The server has exited: what it started and left running (in its group, or
+// orphaned to us) gets SIGTERM now and SIGKILL a shutdown step later, so
+// nothing outlives it or holds its pipes open.
+asio::awaitable<void> StdioRun::end_remnants() {
+  auto self = shared_from_this();
+  for (int signo : {SIGTERM, SIGKILL}) {
+    const std::size_t n = child_->signal_remnants(signo);
+    if (n == 0) co_return;
+    emit("server.signal", {{"signal", signal_name(signo)}, {"group", true}, {"processes", n},
+                           {"reason", "server exited, what it started still runs"}, {"sent", true}});
+    if (signo == SIGKILL) co_return;
+    remnant_timer_.expires_after(o_.shutdown_step);
+    auto [ec] = co_await remnant_timer_.async_wait(use_tuple);
+    if (ec) co_return;
   }
 }
 
@@ -676,6 +714,8 @@ void StdioRun::check_finished() {
   for (auto* d : {&client_in_, &client_out_, &child_in_, &child_out_, &child_err_}) d->close(ignored);
   sigchld_.cancel();
   shutdown_timer_.cancel();
+  signal_timer_.cancel();
+  remnant_timer_.cancel();
   drain_timer_.cancel();
   up_->wake();
   down_->wake();
@@ -699,6 +739,7 @@ StdioLink::StdioLink(asio::any_io_executor ex, EventLog& events, StdioLinkOption
 StdioLink::~StdioLink() = default;
 void StdioLink::start() { run_->start(); }
 void StdioLink::forward_signal(int signo) { run_->forward_signal(signo); }
+void StdioLink::end_server() { run_->end_server(); }
 void StdioLink::on_exit(std::function<void(int)> callback) { run_->on_exit = std::move(callback); }
 std::map<std::string, std::uint64_t> StdioLink::injections() const { return run_->all_injections(); }
 

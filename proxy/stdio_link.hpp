@@ -4,7 +4,8 @@
 // reads bytes, decodes NDJSON into frames (recorded by an mcp::Session as they
 // arrive), queues them, and pumps them through its FrameChain to the other
 // side. stderr passes through and is recorded. Shutdown follows the MCP stdio
-// order: close the child's stdin, wait, SIGTERM, wait, SIGKILL.
+// order: close the child's stdin, wait, SIGTERM, wait, SIGKILL; whatever the
+// server leaves running is ended the same way (see StdioChild).
 
 #include <chrono>
 #include <cstdint>
@@ -30,7 +31,7 @@ struct StdioLinkOptions {
   // direction writes, after its frame faults; rolled once for the run.
   std::vector<FaultSpec> byte_faults;
   std::uint64_t seed = 0;
-  std::chrono::milliseconds shutdown_step{2000};  // each wait of the shutdown sequence
+  std::chrono::milliseconds shutdown_step{2000};  // each wait of the shutdown sequence, and every grace period
   std::chrono::milliseconds drain_after_exit{2000};  // how long the server's pipes may stay open after it exits
   // The caller's side. 0 and 1 are taken over (and replaced by /dev/null) so
   // that closing them reaches the caller; other descriptors are used as they are.
@@ -41,6 +42,9 @@ struct StdioLinkOptions {
   std::size_t max_message = 4u << 20;       // the longest line decoded; a longer one becomes one invalid frame
   std::size_t stderr_line_bytes = 2048;     // longer stderr lines are cut in the record
   int stderr_lines_per_second = 50;         // more are counted, not recorded
+  // The server's orphans become this process's children, to be ended and
+  // reaped (StdioChildOptions::adopt_orphans): for a process running one link.
+  bool adopt_orphans = false;
 };
 
 class StdioRun;
@@ -52,13 +56,19 @@ class StdioLink {
 
   // Starts the child and both directions. Throws StartupError if the command cannot run.
   void start();
-  // Passes a signal faultline received on to the child.
+  // Passes a signal faultline received on to the child. After SIGINT or
+  // SIGTERM, a server still running a shutdown step later gets the rest of
+  // the shutdown order: SIGTERM to its group, wait, SIGKILL.
   void forward_signal(int signo);
   // Called once with the exit code to use (the child's, or 128+signal) when
   // the child has exited and its output was delivered.
   void on_exit(std::function<void(int)> callback);
   // Injections per fault name, frame and byte faults.
   std::map<std::string, std::uint64_t> injections() const;
+  // Ends whatever is left of the server's process group (SIGTERM, a shutdown
+  // step, SIGKILL) and retires the watcher; blocks. For after the loop
+  // stopped; the run's end (its last reference gone) does it too.
+  void end_server();
 
  private:
   std::shared_ptr<StdioRun> run_;

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The faultline command line as a user meets it: help, exit codes, one-line
 # errors that name the place, a clean shutdown on SIGTERM with a complete
-# event file, and the built-in demo. Usage: cli_test.sh PATH/TO/faultline
+# event file, wrap leaving no process behind, and the built-in demo.
+# Usage: cli_test.sh PATH/TO/faultline
 set -u
 bin=${1:?usage: cli_test.sh FAULTLINE_BINARY}
 work=$(mktemp -d)
@@ -140,6 +141,38 @@ if [ "$client_rc" -eq 0 ] && [ "$rc" -eq 0 ] && grep -q '"how":"drain"' "$work/d
 else
   echo "FAIL SIGTERM drain: client $client_rc, exit $rc"; cat "$work/drain.client" "$work/drain.err"; failed=$((failed + 1))
 fi
+
+# wrap leaves nothing behind: the server runs `sleep MARK` in the background;
+# after SIGNAL to wrap, within LIMIT seconds wrap has exited with WANT and no
+# process of the server's runs (SIGKILL of wrap: its watcher ends the group).
+exited() { local s; s=$(cut -d' ' -f3 "/proc/$1/stat" 2>/dev/null); [ -z "$s" ] || [ "$s" = Z ]; }
+wrap_leaves_nothing() {  # wrap_leaves_nothing NAME SIGNAL WANT_EXIT LIMIT MARK SERVER_SCRIPT
+  local name=$1 sig=$2 want=$3 limit=$4 mark=$5 script=$6 pid rc left=
+  mkfifo "$work/wrap.$mark"
+  "$bin" wrap --shutdown-ms 300 -- sh -c "$script" <"$work/wrap.$mark" >/dev/null 2>"$work/wrap.err" &
+  pid=$!
+  exec 4>"$work/wrap.$mark"  # the client's end of wrap's stdin stays open
+  for _ in $(seq 100); do pgrep -f "^sleep $mark\$" >/dev/null && break; sleep 0.05; done
+  kill -"$sig" "$pid"
+  for _ in $(seq $((limit * 20))); do
+    exited "$pid" && ! pgrep -f "^sleep $mark\$" >/dev/null && break
+    sleep 0.05
+  done
+  exited "$pid" || left="wrap still running; "
+  kill -KILL "$pid" 2>/dev/null; wait "$pid"; rc=$?
+  pgrep -f "^sleep $mark\$" >/dev/null && left+="its server's sleep $mark still running; "
+  [ "$rc" -eq "$want" ] || left+="exit $rc, want $want; "
+  exec 4>&-
+  pkill -KILL -f "sleep $mark" 2>/dev/null
+  if [ -z "$left" ]; then
+    echo "ok   $name"; passed=$((passed + 1))
+  else
+    echo "FAIL $name: after SIG$sig and $limit s: $left"; sed 's/^/    /' "$work/wrap.err" | head -5; failed=$((failed + 1))
+  fi
+}
+wrap_leaves_nothing "wrap SIGKILLed: its watcher ends the server's group" KILL 137 3 3021 "trap '' TERM; sleep 3021 & wait"
+wrap_leaves_nothing "wrap SIGTERMed: the server's background child ends too" TERM 143 3 3022 "sleep 3022 & wait"
+wrap_leaves_nothing "wrap SIGTERMed, server ignores it: SIGTERM to the group, then SIGKILL" TERM 137 3 3023 "trap '' TERM; sleep 3023 & wait"
 
 # The built-in demo.
 if timeout 60 "$bin" demo --events "$work/demo.jsonl" >"$work/demo.out" 2>&1 && grep -q "every fault had the effect it promised" "$work/demo.out"; then

@@ -257,6 +257,32 @@ TEST_CASE("clear_all removes every leftover, kept or not") {
   CHECK_FALSE(netns_exists(fx.server()));
 }
 
+TEST_CASE("clear_unowned leaves what a live faultline holds, and says whose it is") {
+  if (skipped()) return;
+  Fixture fx;
+  topology_up(fx.journal, {fx.name, false, "10.213"});
+  QdiscController live(fx.journal);  // owned by this process, which is alive
+  live.apply({fx.client(), fx.cdev()}, parse_netem_spec({"bandwidth", "1mbit"}));
+  const std::string other = "fl-" + fx.name + "-o";
+  create_netns(other);
+  JournalEntry detached{.kind = "netns", .netns = other, .label = "other"};
+  Journal::set_owner(detached, true);
+  fx.journal.add(detached);  // kept, and nothing live inside: removed
+  const auto report = fx.journal.clear_unowned();
+  REQUIRE(report.removed.size() == 1);
+  CHECK(report.removed[0].netns == other);
+  CHECK_FALSE(netns_exists(other));
+  REQUIRE(report.left.size() == 3);  // the live qdisc and the topology's two namespaces
+  for (const auto& l : report.left) {
+    CHECK(l.holder_pid == getpid());
+    CHECK(l.why.find("live faultline pid " + std::to_string(getpid())) != std::string::npos);
+  }
+  CHECK(netns_exists(fx.client()));
+  CHECK(netns_exists(fx.server()));
+  CHECK(root_of(fx.client(), fx.cdev())->handle == kOwnedRootHandle);
+  CHECK(fx.journal.clear_all().size() == 3);
+}
+
 TEST_CASE("probe says what works and, for what does not, what to do") {
   if (skipped()) return;
   Fixture fx;
