@@ -295,6 +295,15 @@ bool starts_array(std::string_view text) {
   return pos < text.size() && text[pos] == '[';
 }
 
+// Marks a frame whose text nests deeper than the limit invalid before any
+// parser sees it; true when it did.
+bool refuse_too_deep(Frame& frame, const DecodeLimits& limits) {
+  const std::size_t at = json_too_deep_at(frame.raw, limits.max_depth);
+  if (at == std::string_view::npos) return false;
+  mark_invalid(frame, "JSON nests deeper than " + std::to_string(limits.max_depth) + " levels", at);
+  return true;
+}
+
 // Validates and classifies frame.raw, a single message (not a batch), in one
 // SAX pass, leaving its message deferred.
 void scan_single(Frame& frame) {
@@ -371,6 +380,7 @@ void decode_json_text(std::string_view text, std::uint64_t offset, std::vector<F
   Frame& frame = out.emplace_back();
   frame.raw.assign(text);
   frame.offset = offset;
+  if (refuse_too_deep(frame, limits)) return;
   if (limits.defer_message && !starts_array(text)) {
     scan_single(frame);
     return;
@@ -435,6 +445,7 @@ void decode_owned_json_text(std::string&& text, std::uint64_t offset, std::vecto
   Frame& frame = out.emplace_back();
   frame.raw = std::move(text);
   frame.offset = offset;
+  if (refuse_too_deep(frame, limits)) return;
   scan_single(frame);
 }
 

@@ -17,6 +17,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "core/json_depth.hpp"
 #include "mcp/message_id.hpp"
 
 namespace faultline::mcp {
@@ -74,6 +75,8 @@ struct DecodeLimits {
   // Classify a single message in one validating pass without building its DOM
   // (Frame::message stays null, message_deferred is set). Batches are parsed as usual.
   bool defer_message = false;
+  // A text that nests deeper is one invalid frame, its bytes kept, never parsed.
+  std::size_t max_depth = kMaxJsonDepth;
 };
 
 // Decodes one JSON text (a stdio line, an SSE event's data, an HTTP body):

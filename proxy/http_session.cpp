@@ -26,6 +26,7 @@
 #include "mcp/ndjson_codec.hpp"
 #include "mcp/sse_codec.hpp"
 #include "proxy/attached_fault.hpp"
+#include "proxy/http_framing.hpp"
 #include "proxy/session_socket.hpp"
 #include "proxy/http_sessions.hpp"
 #include "proxy/link.hpp"
@@ -46,6 +47,9 @@ constexpr std::size_t kHeaderLimit = 64 * 1024;
 constexpr std::size_t kMaxBodyBytes = 16 * 1024 * 1024;
 constexpr std::size_t kMaxResponseBytes = 64 * 1024 * 1024;  // a larger non-SSE response ends the connection
 constexpr std::size_t kReadPiece = 16 * 1024;
+// Bytes read but not parsed yet, at most: a head of kHeaderLimit and a read
+// more. Beast's own header limit misses a head that arrives over many reads.
+constexpr std::size_t kUnparsedLimit = kHeaderLimit + kReadPiece;
 constexpr std::size_t kKeptEvents = 64;  // SSE events remembered for frames a fault releases later
 constexpr std::string_view kSessionHeader = "Mcp-Session-Id";
 
@@ -110,20 +114,30 @@ std::string chunk(std::string_view data) {
 }
 
 // The body for frames that leave a chain: one message, or a batch.
-std::string encode_frames(const std::vector<WireFrame>& frames) {
-  if (frames.size() == 1 && !frames.front().frame.batch) return frames.front().frame.raw;
+std::string encode_frames(std::vector<WireFrame> frames) {
+  if (frames.size() == 1 && !frames.front().frame.batch) return std::move(frames.front().frame.raw);
   std::vector<mcp::Frame> members;
   members.reserve(frames.size());
-  for (const auto& f : frames) members.push_back(f.frame);
+  for (auto& f : frames) members.push_back(std::move(f.frame));
   std::string out;
   mcp::append_batch_text(members, out);
   return out;
 }
 
-bool same_frames(const std::vector<WireFrame>& a, const std::vector<WireFrame>& b) {
-  if (a.size() != b.size()) return false;
-  for (std::size_t i = 0; i < a.size(); ++i)
-    if (a[i].frame.raw != b[i].frame.raw || a[i].frame.offset != b[i].frame.offset) return false;
+// What a list of frames was before faults saw it: each one's stream offset and bytes.
+using FramesSeen = std::vector<std::pair<std::uint64_t, std::string>>;
+
+FramesSeen frames_seen(const std::vector<WireFrame>& frames) {
+  FramesSeen seen;
+  seen.reserve(frames.size());
+  for (const auto& f : frames) seen.emplace_back(f.frame.offset, f.frame.raw);
+  return seen;
+}
+
+bool same_frames(const std::vector<WireFrame>& frames, const FramesSeen& seen) {
+  if (frames.size() != seen.size()) return false;
+  for (std::size_t i = 0; i < frames.size(); ++i)
+    if (frames[i].frame.offset != seen[i].first || frames[i].frame.raw != seen[i].second) return false;
   return true;
 }
 
@@ -336,8 +350,19 @@ class HttpSession final : public LinkSession, public LinkFaultHost, public std::
   };
 
   asio::awaitable<void> run();
+  // Reads from `socket` into `parser` until the message (or its head) is
+  // complete, refusing a head over kHeaderLimit and framing a server could
+  // read otherwise (http_framing.hpp); `problem` says why when it refuses.
+  template <class Parser>
+  asio::awaitable<boost::system::error_code> feed(tcp::socket& socket, beast::flat_buffer& buffer, Parser& parser,
+                                                  bool head_only, std::string& problem);
   asio::awaitable<bool> exchange(Request req);
   asio::awaitable<bool> connect_upstream();
+  // Moves frames through a direction's frame faults (never copied: a message
+  // may nest deep) and leaves what came out in their place; true when that
+  // differs from what went in. Answers faults gave in the server's place go to `replies`.
+  asio::awaitable<bool> through_frame_faults(Direction dir, const std::string& key, std::vector<WireFrame>& frames,
+                                             std::vector<WireFrame>& replies);
   asio::awaitable<void> answer(Exchange& x, const HttpAnswer& a, bool injected);
   asio::awaitable<void> answer_bad_request(int status, const std::string& why);
   asio::awaitable<bool> relay_body(ResponseParser& parser, Exchange& x, std::vector<WireFrame> replies, bool head);
@@ -370,8 +395,8 @@ class HttpSession final : public LinkSession, public LinkFaultHost, public std::
   std::uint64_t number_;
   HostPort upstream_;
   std::size_t max_body_;  // the link's max_message, or kMaxBodyBytes
-  beast::flat_buffer client_buffer_;
-  beast::flat_buffer server_buffer_;
+  beast::flat_buffer client_buffer_{kUnparsedLimit};
+  beast::flat_buffer server_buffer_{kUnparsedLimit};
   std::vector<std::shared_ptr<FaultSlot>> slots_;
   std::vector<std::shared_ptr<AttachedByteFault>> byte_slots_;
   SocketSink up_sink_{*this, Direction::upstream};
@@ -753,8 +778,9 @@ asio::awaitable<void> HttpSession::run() {
     http::request_parser<http::string_body> parser;
     parser.header_limit(kHeaderLimit);
     parser.body_limit(max_body_);
+    std::string problem;
     idle_ = client_buffer_.size() == 0;
-    auto [ec, n] = co_await http::async_read(client_, client_buffer_, parser, use_tuple);
+    const auto ec = co_await feed(client_, client_buffer_, parser, false, problem);
     idle_ = false;
     if (closing_) break;
     if (ec) {
@@ -766,10 +792,13 @@ asio::awaitable<void> HttpSession::run() {
       } else {
         // A request a correct proxy refuses: the client gets 400 (413 for an oversized
         // body) and the connection closes, since its framing cannot be trusted.
-        const int status = ec == http::error::body_limit ? 413 : ec == http::error::header_limit ? 431 : 400;
-        emit("http.bad_request", {{"error", ec.message()}, {"status", status}, {"bytes_read", client_buffer_.size()}});
-        co_await answer_bad_request(status, ec.message());
-        close(CloseMode::fin, By::proxy, "bad_request", "bad request from client: " + ec.message());
+        const int status = ec == http::error::body_limit                                      ? 413
+                           : ec == http::error::header_limit || ec == http::error::buffer_overflow ? 431
+                                                                                                   : 400;
+        const std::string why = problem.empty() ? ec.message() : problem;
+        emit("http.bad_request", {{"error", why}, {"status", status}, {"bytes_read", client_buffer_.size()}});
+        co_await answer_bad_request(status, why);
+        close(CloseMode::fin, By::proxy, "bad_request", "bad request from client: " + why);
       }
       break;
     }
@@ -780,6 +809,63 @@ asio::awaitable<void> HttpSession::run() {
       close(CloseMode::fin, By::proxy, "fin", "connection: close");
       break;
     }
+  }
+}
+
+template <class Parser>
+asio::awaitable<boost::system::error_code> HttpSession::feed(tcp::socket& socket, beast::flat_buffer& buffer,
+                                                             Parser& parser, bool head_only, std::string& problem) {
+  // Beast's parser fed by hand (put), so that what it waits for can be judged
+  // between reads. Beast takes each complete field as it comes and applies
+  // its header limit only to what it has not taken yet, so the head is
+  // counted here, whole.
+  boost::system::error_code ec;
+  std::size_t head_bytes = 0;
+  bool head_checked = false;
+  const auto finished = [&] { return head_only ? parser.is_header_done() : parser.is_done(); };
+  for (;;) {
+    if (buffer.size() > 0) {
+      const bool in_head = !parser.is_header_done();
+      const auto used = parser.put(buffer.data(), ec);
+      buffer.consume(used);
+      if (in_head) head_bytes += used;
+      if (head_bytes > kHeaderLimit) {
+        problem = "head over " + std::to_string(kHeaderLimit / 1024) + " KiB";
+        co_return http::error::header_limit;
+      }
+      if (ec && ec != http::error::need_more) co_return ec;
+      ec = {};
+      if (parser.is_header_done() && !head_checked) {
+        head_checked = true;
+        if (auto why = framing_problem(parser.get().base(), parser.get().version())) {
+          problem = *why;
+          co_return http::error::bad_transfer_encoding;
+        }
+      }
+      if (finished()) co_return ec;
+      if (used > 0) continue;  // parse what is left before reading more
+      if (parser.is_header_done() && parser.chunked()) {
+        const auto* data = static_cast<const char*>(buffer.data().data());
+        if (const auto at = bare_line_feed_at({data, buffer.size()}); at != std::string_view::npos) {
+          problem = "chunked body: a line ends in a bare LF, " + std::to_string(at) + " bytes into the unparsed part";
+          co_return http::error::bad_chunk;
+        }
+      }
+    }
+    if (buffer.size() >= buffer.max_size()) {
+      problem = parser.is_header_done() ? "a chunk header or trailer too long" : "a head line too long";
+      co_return parser.is_header_done() ? http::error::bad_chunk : http::error::header_limit;
+    }
+    const auto room = std::min(kReadPiece, buffer.max_size() - buffer.size());
+    auto [rec, n] = co_await socket.async_read_some(buffer.prepare(room), use_tuple);
+    buffer.commit(n);
+    if (closing_) co_return rec;
+    if (rec == asio::error::eof) {
+      if (!parser.got_some()) co_return http::error::end_of_stream;
+      parser.put_eof(ec);
+      co_return ec ? ec : http::error::partial_message;
+    }
+    if (rec) co_return rec;
   }
 }
 
@@ -814,6 +900,23 @@ std::shared_ptr<Flow> HttpSession::make_flow(Direction dir, std::string key, Flo
   auto flow = std::make_shared<Flow>(*this, dir, std::move(key), std::move(deliver));
   flow->build();
   return flow;
+}
+
+asio::awaitable<bool> HttpSession::through_frame_faults(Direction dir, const std::string& key,
+                                                       std::vector<WireFrame>& frames,
+                                                       std::vector<WireFrame>& replies) {
+  auto collected = std::make_shared<std::vector<WireFrame>>();
+  auto flow = make_flow(dir, key, [collected](WireFrame f) -> asio::awaitable<void> {
+    collected->push_back(std::move(f));
+    co_return;
+  });
+  if (flow->empty()) co_return false;
+  const FramesSeen before = frames_seen(frames);
+  for (auto& f : frames) co_await flow->frame(std::move(f));
+  co_await flow->finish();
+  frames = std::move(*collected);
+  replies = std::move(flow->replies);
+  co_return !same_frames(frames, before);
 }
 
 bool HttpSession::has_frame_faults(Direction dir) const {
@@ -926,31 +1029,21 @@ asio::awaitable<bool> HttpSession::exchange(Request req) {
   }
 
   // Frame faults on the request's messages.
-  std::vector<WireFrame> out = frames;
   std::vector<WireFrame> replies;
   bool changed = false;
-  if (!frames.empty() && has_frame_faults(Direction::upstream)) {
-    auto collected = std::make_shared<std::vector<WireFrame>>();
-    auto flow = make_flow(Direction::upstream, x.key, [collected](WireFrame f) -> asio::awaitable<void> {
-      collected->push_back(std::move(f));
-      co_return;
-    });
-    for (const auto& f : frames) co_await flow->frame(f);
-    co_await flow->finish();
+  if (!frames.empty()) {
+    changed = co_await through_frame_faults(Direction::upstream, x.key, frames, replies);
     if (closing_) co_return false;
-    out = std::move(*collected);
-    replies = std::move(flow->replies);
-    changed = !same_frames(out, frames);
   }
-  if (!frames.empty() && out.empty()) {
+  if (x.frames > 0 && frames.empty()) {
     // Nothing left for the server: answer in its place, with what faults
     // answered, or 202 Accepted as for notifications.
-    HttpAnswer a = replies.empty() ? HttpAnswer{202, "", ""} : HttpAnswer{200, "application/json", encode_frames(replies)};
+    HttpAnswer a = replies.empty() ? HttpAnswer{202, "", ""} : HttpAnswer{200, "application/json", encode_frames(std::move(replies))};
     co_await answer(x, a, true);
     finish_exchange(x);
     co_return x.keep_alive;
   }
-  if (changed) req.body() = encode_frames(out);
+  if (changed) req.body() = encode_frames(std::move(frames));
   if (changed || req.chunked()) {
     req.chunked(false);
     req.content_length(req.body().size());
@@ -959,13 +1052,18 @@ asio::awaitable<bool> HttpSession::exchange(Request req) {
 
   // Forward; a kept-alive upstream connection the server closed meanwhile is opened again once.
   std::optional<ResponseParser> parser;
+  std::string upstream_problem;  // framing the link refuses to relay
   for (int attempt = 0;; ++attempt) {
     const bool reused = server_.is_open();
     if (!reused) {
       const bool connected = co_await connect_upstream();
       if (closing_) co_return false;
       if (!connected) {
-        co_await answer(x, HttpAnswer{502, "application/json", http_error_body(-32603, "faultline: upstream unreachable")}, true);
+        // A named answer, not a temporary in the co_await: GCC 12 destroys
+        // such a temporary twice (a double free on every 502).
+        const HttpAnswer unreachable{502, "application/json",
+                                     http_error_body(-32603, "faultline: upstream unreachable")};
+        co_await answer(x, unreachable, true);
         finish_exchange(x);
         co_return x.keep_alive;
       }
@@ -980,7 +1078,7 @@ asio::awaitable<bool> HttpSession::exchange(Request req) {
         parser->header_limit(kHeaderLimit);
         parser->body_limit(boost::none);
         if (req.method() == http::verb::head) parser->skip(true);
-        auto [rec, rn] = co_await http::async_read_header(server_, server_buffer_, *parser, use_tuple);
+        const auto rec = co_await feed(server_, server_buffer_, *parser, true, upstream_problem);
         if (closing_) co_return false;
         ec = rec;
         if (ec) break;
@@ -993,9 +1091,10 @@ asio::awaitable<bool> HttpSession::exchange(Request req) {
     close_upstream();
     const bool stale = reused && attempt == 0 && (ec == http::error::end_of_stream || ec == asio::error::eof || is_reset(ec));
     if (stale) continue;
-    emit("http.upstream_error", {{"method", x.method}, {"path", x.target}, {"error", ec.message()}});
-    co_await answer(x, HttpAnswer{502, "application/json", http_error_body(-32603, "faultline: upstream: " + ec.message())},
-                    true);
+    const std::string why = upstream_problem.empty() ? ec.message() : upstream_problem;
+    emit("http.upstream_error", {{"method", x.method}, {"path", x.target}, {"error", why}});
+    const HttpAnswer failed{502, "application/json", http_error_body(-32603, "faultline: upstream: " + why)};
+    co_await answer(x, failed, true);
     finish_exchange(x);
     co_return x.keep_alive;
   }
@@ -1057,37 +1156,28 @@ asio::awaitable<bool> HttpSession::relay_body(ResponseParser& parser, Exchange& 
   std::vector<WireFrame> frames;
   if (json && !body.empty()) frames = observe_body(body, x.key, x.session, mcp::Peer::server);
 
+  const bool had_frames = !frames.empty();
   bool changed = false;
-  std::vector<WireFrame> out = frames;
-  if (!frames.empty()) {
-    auto collected = std::make_shared<std::vector<WireFrame>>();
-    auto flow = make_flow(Direction::downstream, x.key, [collected](WireFrame f) -> asio::awaitable<void> {
-      collected->push_back(std::move(f));
-      co_return;
-    });
-    if (!flow->empty()) {
-      for (const auto& f : frames) co_await flow->frame(f);
-      co_await flow->finish();
-      if (closing_) co_return false;
-      out = std::move(*collected);
-      changed = !same_frames(out, frames);
-    }
+  if (had_frames) {
+    std::vector<WireFrame> none;  // a response's faults answer nothing in the server's place
+    changed = co_await through_frame_faults(Direction::downstream, x.key, frames, none);
+    if (closing_) co_return false;
   }
   if (!replies.empty()) {  // faults answered some of the request's messages: their answers come first
-    out.insert(out.begin(), std::make_move_iterator(replies.begin()), std::make_move_iterator(replies.end()));
+    frames.insert(frames.begin(), std::make_move_iterator(replies.begin()), std::make_move_iterator(replies.end()));
     changed = true;
-    if (frames.empty()) {
+    if (!had_frames) {
       head.result(http::status::ok);
       head.set(http::field::content_type, "application/json");
     }
   }
   if (changed) {
-    if (out.empty()) {  // every message dropped: the answer never comes
+    if (frames.empty()) {  // every message dropped: the answer never comes
       head.result(http::status::accepted);
       head.erase(http::field::content_type);
       body.clear();
     } else {
-      body = encode_frames(out);
+      body = encode_frames(std::move(frames));
     }
   }
   const bool chunked = head.chunked();

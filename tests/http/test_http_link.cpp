@@ -783,3 +783,83 @@ TEST_CASE("HTTP faults are validated where they are configured, and only http li
   CHECK(where([&] { check_fault_fits_protocol(by_session, "http", "/toxics/0"); }) == "no error");
   CHECK(parse_fault_text("forget_session,method=tools/call,sessions=2").frame->fault->attributes() == json{{"sessions", 2}});
 }
+
+TEST_CASE("an upstream that is down, closes, resets or answers garbage gets the client a 502; the link lives") {
+  // Built by GCC 12, building the 502 answer inside the co_await freed a string twice: the process aborted.
+  McpUpstream good;
+  ProxyHarness h;
+  const auto healthy = http_link(h, good.port());
+  std::uint16_t refused = 0;
+  {
+    asio::io_context io;
+    tcp::acceptor probe(io, {asio::ip::make_address("127.0.0.1"), 0});
+    refused = probe.local_endpoint().port();
+  }  // nothing listens there now
+  Upstream closes([](tcp::socket& s) {
+    std::string pending;
+    read_message(pending, socket_reader(s));
+  });
+  Upstream resets([](tcp::socket& s) {
+    std::string pending;
+    read_message(pending, socket_reader(s));
+    s.set_option(asio::socket_base::linger(true, 0));
+  });
+  Upstream garbage([](tcp::socket& s) {
+    std::string pending;
+    read_message(pending, socket_reader(s));
+    boost::system::error_code ec;
+    asio::write(s, asio::buffer(std::string("\x16\x03\x01 not HTTP\r\n\r\n")), ec);
+  });
+  const std::vector<std::pair<std::string, std::uint16_t>> cases = {
+      {"down", refused}, {"closes", closes.port()}, {"resets", resets.port()}, {"garbage", garbage.port()}};
+  for (const auto& c : cases) {
+    const auto name = c.first;
+    INFO("upstream " << name);
+    const auto port = h.link(name, c.second, {}, "http");
+    for (int i = 0; i < 3; ++i) {  // the same connection after a 502: it is kept alive
+      HttpClient client(port);
+      auto r = client.request("POST", kList);
+      CHECK(r.status() == 502);
+      CHECK(json::parse(r.body)["error"]["code"] == -32603);
+    }
+    HttpClient other(healthy);
+    CHECK(other.request("POST", kInit).status() == 200);
+  }
+  CHECK(h.history("http.upstream_error").size() >= 12);
+}
+
+TEST_CASE("a body nested 100,000 levels deep crosses an http link untouched both ways, recorded as rpc.invalid") {
+  const std::string deep = std::string(100000, '[') + std::string(100000, ']');
+  std::atomic<int> served{0};
+  std::string seen_by_server;
+  std::mutex seen_mutex;
+  Upstream up([&](tcp::socket& s) {
+    std::string pending;
+    auto m = read_message(pending, socket_reader(s));
+    if (!m) return;
+    {
+      std::lock_guard lock(seen_mutex);
+      seen_by_server = m->body;
+    }
+    boost::system::error_code ec;
+    asio::write(s, asio::buffer("HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: " +
+                                std::to_string(deep.size()) + "\r\n\r\n" + deep), ec);
+    ++served;
+  });
+  ProxyHarness h;
+  // A frame fault on each direction makes the link run the frames through a chain, as a user's would.
+  const auto port = http_link(h, up.port(), json::array({byte_fault("d1", "delay", "upstream", {{"delay", 1}}),
+                                                        byte_fault("d2", "delay", "downstream", {{"delay", 1}})}));
+  HttpClient client(port);
+  auto r = client.request("POST", deep);
+  CHECK(r.status() == 200);
+  CHECK(r.body == deep);
+  {
+    std::lock_guard lock(seen_mutex);
+    CHECK(seen_by_server == deep);
+  }
+  CHECK(h.wait_for_event("rpc.invalid", [](const Event& e) {
+    return e.fields.dump().find("nests deeper than 512 levels") != std::string::npos;
+  }));
+  CHECK(client.request("POST", kList).status() == 200);  // the same connection goes on
+}

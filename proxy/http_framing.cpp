@@ -1,0 +1,45 @@
+#include "proxy/http_framing.hpp"
+
+#include <algorithm>
+#include <cctype>
+
+namespace faultline {
+namespace {
+
+std::string_view trim(std::string_view s) {
+  while (!s.empty() && (s.front() == ' ' || s.front() == '\t')) s.remove_prefix(1);
+  while (!s.empty() && (s.back() == ' ' || s.back() == '\t')) s.remove_suffix(1);
+  return s;
+}
+
+bool iequals(std::string_view a, std::string_view b) {
+  return a.size() == b.size() && std::equal(a.begin(), a.end(), b.begin(), [](char x, char y) {
+           return std::tolower(static_cast<unsigned char>(x)) == std::tolower(static_cast<unsigned char>(y));
+         });
+}
+
+}  // namespace
+
+std::optional<std::string> framing_problem(const boost::beast::http::fields& fields, unsigned version) {
+  namespace http = boost::beast::http;
+  std::string codings;  // every Transfer-Encoding field, joined as one list
+  std::size_t count = 0;
+  for (const auto& f : fields) {
+    if (f.name() != http::field::transfer_encoding) continue;
+    if (count++) codings += ", ";
+    codings += f.value();
+  }
+  if (count == 0) return std::nullopt;
+  if (version < 11) return "Transfer-Encoding in an HTTP/1.0 message";
+  if (!iequals(trim(codings), "chunked"))
+    return "Transfer-Encoding \"" + codings + "\": a proxy forwards only \"chunked\" alone";
+  return std::nullopt;
+}
+
+std::size_t bare_line_feed_at(std::string_view unparsed) {
+  for (std::size_t at = unparsed.find('\n'); at != std::string_view::npos; at = unparsed.find('\n', at + 1))
+    if (at == 0 || unparsed[at - 1] != '\r') return at;
+  return std::string_view::npos;
+}
+
+}  // namespace faultline
