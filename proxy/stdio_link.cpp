@@ -278,6 +278,9 @@ class StdioDirection final : public FrameSink {
     StdioDirection& d_;
   };
   asio::awaitable<void> send(std::string bytes);
+  // Writes a line's bytes through this direction's byte faults.
+  asio::awaitable<void> write_line(std::string bytes, Clock::time_point arrival);
+  asio::awaitable<void> flush_batch();
   void request_end();
   void finish_output(std::string_view why);
 
@@ -296,6 +299,9 @@ class StdioDirection final : public FrameSink {
   ByteOut byte_out_{*this};
   std::vector<std::shared_ptr<AttachedByteFault>> byte_faults_;
   std::shared_ptr<FaultChain> byte_chain_;  // null without byte faults
+  std::vector<mcp::Frame> batch_;  // members of the batch being pumped, written as one line
+  Clock::time_point batch_arrival_{};
+  bool batch_open_ = false;
   std::string outbox_;
   bool writing_ = false;
   bool end_requested_ = false;
@@ -388,8 +394,33 @@ asio::awaitable<void> StdioDirection::pump_loop() {
     }
     queued_bytes_ -= std::min(queued_bytes_, item.frame->frame.raw.size());
     space_ready_.notify();
+    const auto batch = item.frame->frame.batch;
+    if (!batch) {
+      co_await chain->frame(0, std::move(*item.frame));
+      continue;
+    }
+    // A batch's members were queued together: what the faults let through of
+    // them leaves as one line, the original bytes when nothing changed.
+    batch_open_ = true;
     co_await chain->frame(0, std::move(*item.frame));
+    while (!queue_.empty() && queue_.front().frame && queue_.front().frame->frame.batch &&
+           queue_.front().frame->frame.batch->text == batch->text) {
+      Item member = std::move(queue_.front());
+      queue_.pop_front();
+      queued_bytes_ -= std::min(queued_bytes_, member.frame->frame.raw.size());
+      co_await chain->frame(0, std::move(*member.frame));
+    }
+    batch_open_ = false;
+    co_await flush_batch();
   }
+}
+
+asio::awaitable<void> StdioDirection::flush_batch() {
+  if (batch_.empty()) co_return;
+  std::string bytes;
+  mcp::append_ndjson_batch(batch_, bytes);
+  batch_.clear();
+  co_await write_line(std::move(bytes), batch_arrival_);
 }
 
 asio::awaitable<void> StdioDirection::write(WireFrame frame) {
@@ -397,15 +428,25 @@ asio::awaitable<void> StdioDirection::write(WireFrame frame) {
     ++discarded_;
     co_return;
   }
+  const auto& batch = frame.frame.batch;
+  if (batch_open_ && batch && (batch_.empty() || batch_.front().batch->text == batch->text)) {
+    if (batch_.empty()) batch_arrival_ = frame.arrival;
+    batch_.push_back(std::move(frame.frame));
+    co_return;
+  }
   std::string bytes;
   mcp::append_ndjson_line(frame.frame, bytes);
+  co_await write_line(std::move(bytes), frame.arrival);
+}
+
+asio::awaitable<void> StdioDirection::write_line(std::string bytes, Clock::time_point arrival) {
   if (!byte_chain_) {
     co_await send(std::move(bytes));
     co_return;
   }
   Chunk chunk;
   chunk.bytes.assign(bytes.begin(), bytes.end());
-  chunk.arrival = frame.arrival;  // a latency fault measures from when the message arrived
+  chunk.arrival = arrival;  // a latency fault measures from when the message arrived
   auto chain = byte_chain_;
   co_await chain->data(0, std::move(chunk));
 }
