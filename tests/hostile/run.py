@@ -264,8 +264,8 @@ def ws_handshake(port, path="/"):
                  f"Connection: Upgrade\r\nSec-WebSocket-Version: 13\r\n".encode()
                  + b"Sec-WebSocket-Key: " + key + b"\r\n\r\n")
     data = b""
-    while b"\r\n\r\n" not in data:
-        piece = conn.recv(4096)
+    while not data.endswith(b"\r\n\r\n"):  # a byte at a time: a message may follow the 101 at once
+        piece = conn.recv(1)
         if not piece:
             raise CaseFailed("websocket handshake: connection closed")
         data += piece

@@ -6,7 +6,7 @@
 mark=3006     # the sleep's unique duration: how leftovers are found
 set -u
 : "${FAULTLINE:?set FAULTLINE to the faultline binary}" "${WORK:?set WORK to a scratch directory}"
-grace_ms=500     # wrap --shutdown-ms: SIGTERM to SIGKILL
+grace_ms=2000    # wrap --shutdown-ms: SIGTERM to SIGKILL (long enough to see the sleep start on a loaded machine)
 wrap=
 fail() { echo "$*"; exit 1; }
 now_ms() { echo $(($(date +%s%N) / 1000000)); }
