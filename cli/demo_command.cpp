@@ -19,6 +19,7 @@
 #include <spdlog/spdlog.h>
 
 #include "cli/commands.hpp"
+#include "cli/number_options.hpp"
 #include "core/errors.hpp"
 #include "proxy/link_registry.hpp"
 #include "reports/jsonl_recorder.hpp"
@@ -202,12 +203,12 @@ void register_demo_command(CLI::App& root, CommandResult& result) {
   auto opts = std::make_shared<DemoOptions>();
   auto* cmd = root.add_subcommand("demo", "Built-in demo: an echo server, a link, latency then reset_peer, a summary");
   cmd->add_option("--events", opts->events, "Write the event history to FILE (JSONL)");
-  cmd->add_option("--seed", opts->seed, "Seed for every random decision")->capture_default_str();
+  cmd->add_option("--seed", opts->seed, "Seed for every random decision")->capture_default_str()->check(seed_number());
   cmd->add_option("--latency", opts->latency_ms, "Latency of phase 2, in ms")
-      ->check(CLI::Range(1, 10000))
+      ->check(whole_number_in(1, 10000, "a whole number of milliseconds"))
       ->capture_default_str();
   cmd->add_option("--round-trips", opts->round_trips, "Round trips per phase")
-      ->check(CLI::Range(1, 100000))
+      ->check(whole_number_in(1, 100000, "a whole number"))
       ->capture_default_str();
   cmd->callback([opts, &result] { result.exit_code = run_guarded("demo", [&] { return run_demo(*opts); }); });
 }

@@ -2,6 +2,7 @@
 // admin API on 127.0.0.1:8474 and no links, as toxiproxy-server does; with
 // --listen/--upstream it serves one link, with --config a file of links.
 
+#include <charconv>
 #include <csignal>
 #include <random>
 
@@ -12,6 +13,7 @@
 #include <spdlog/spdlog.h>
 
 #include "cli/commands.hpp"
+#include "cli/number_options.hpp"
 #include "core/errors.hpp"
 #include "core/host_port.hpp"
 #include "proxy/admin_api.hpp"
@@ -22,6 +24,9 @@
 
 namespace faultline::cli {
 namespace {
+
+// The longest --duration: a year, in seconds.
+constexpr double kMaxDurationSeconds = 365.0 * 24 * 3600;
 
 struct ProxyOptions {
   std::string name = "link";
@@ -49,6 +54,27 @@ void check_upstream_resolves(const std::string& upstream, const std::string& whe
   if (ec) throw StartupError(where + ": upstream " + upstream + " does not resolve: " + ec.message());
 }
 
+// A listen host given as a name (not an IP address or localhost) is looked up
+// here, once, at startup: the link listens on its first address. (The admin
+// API does not look names up: a slow resolver would stall every link.)
+void resolve_listen_name(nlohmann::json& link, const std::string& where) {
+  if (!link.is_object() || !link.contains("listen") || !link["listen"].is_string()) return;
+  const auto listen = link["listen"].get<std::string>();
+  const auto hp = parse_host_port(listen);
+  if (!hp || listen_address(hp->host)) return;  // not HOST:PORT (validation says so), or an address
+  boost::asio::io_context io;
+  boost::asio::ip::tcp::resolver resolver(io);
+  boost::system::error_code ec;
+  const auto results = resolver.resolve(hp->host, std::to_string(hp->port),
+                                        boost::asio::ip::resolver_base::passive |
+                                            boost::asio::ip::resolver_base::numeric_service,
+                                        ec);
+  if (!ec && results.empty()) ec = boost::asio::error::host_not_found;
+  if (ec) throw StartupError(where + ": listen host " + hp->host + " does not resolve: " + ec.message());
+  const auto address = results.begin()->endpoint().address();
+  link["listen"] = HostPort{address.to_string(), hp->port}.to_string();
+}
+
 nlohmann::json single_link(const ProxyOptions& o) {
   nlohmann::json toxics = nlohmann::json::array();
   for (const auto& text : o.faults) toxics.push_back(parse_fault_text(text).to_json());
@@ -56,6 +82,30 @@ nlohmann::json single_link(const ProxyOptions& o) {
       {"name", o.name}, {"listen", o.listen}, {"upstream", o.upstream}, {"protocol", o.protocol}, {"toxics", toxics}};
   if (o.max_message) link["max_message"] = *o.max_message;
   return nlohmann::json::array({link});
+}
+
+// A problem found in the one link built from the command line, blamed on the
+// option that gave the bad value ("/0/toxics/1/type" is the second --fault).
+ConfigError blame_option(const ProxyOptions& o, const ConfigError& e) {
+  const std::string& where = e.where();
+  const std::string toxics = "/0/toxics/";
+  if (where.starts_with(toxics)) {
+    std::size_t index = 0;
+    const auto* first = where.data() + toxics.size();
+    const auto [end, ec] = std::from_chars(first, where.data() + where.size(), index);
+    if (ec == std::errc{} && index < o.faults.size()) {
+      const std::string rest(end, where.data() + where.size());
+      return ConfigError("--fault " + o.faults[index], rest.empty() ? e.message() : rest + ": " + e.message());
+    }
+  }
+  static const std::pair<const char*, const char*> kFields[] = {{"/0/listen", "--listen"},
+                                                                {"/0/upstream", "--upstream"},
+                                                                {"/0/name", "--name"},
+                                                                {"/0/protocol", "--protocol"},
+                                                                {"/0/max_message", "--max-message"}};
+  for (const auto& [pointer, option] : kFields)
+    if (where == pointer) return ConfigError(option, e.message());
+  return ConfigError("--listen/--upstream", e.what());
 }
 
 int run_proxy(const ProxyOptions& o) {
@@ -66,20 +116,35 @@ int run_proxy(const ProxyOptions& o) {
   if (!o.config.empty() && !o.listen.empty()) throw ConfigError("--config", "give --config or --listen, not both");
 
   nlohmann::json links = nlohmann::json::array();
-  std::string source = "--listen";
   if (!o.listen.empty()) links = single_link(o);
   if (!o.config.empty()) {
     links = read_json_file(o.config);
-    source = o.config;
     if (!links.is_array()) throw ConfigError(o.config, "must hold a JSON array of proxies");
   }
+  // Where the value at a JSON pointer of `links` came from, for messages.
+  auto place = [&](std::size_t i, const char* field) {
+    return o.config.empty() ? "--" + std::string(field) : o.config + " /" + std::to_string(i) + "/" + field;
+  };
   std::string api = o.api;
   if (api.empty() && links.empty()) api = "127.0.0.1:8474";
   if (!api.empty()) {
     auto hp = parse_host_port(api);
     if (!hp) throw ConfigError("--api", "\"" + api + "\" is not HOST:PORT");
+    if (!listen_address(hp->host))
+      throw ConfigError("--api", "\"" + api + "\": the host must be an IP address or localhost");
     if (!is_loopback_host(hp->host) && o.api_token.empty())
       throw ConfigError("--api", "binding the admin API to " + hp->host + " (not loopback) requires --api-token");
+  }
+  for (std::size_t i = 0; i < links.size(); ++i) resolve_listen_name(links[i], place(i, "listen"));
+  try {
+    LinkRegistry::check_populate(links);
+  } catch (const ConfigError& e) {
+    if (o.config.empty()) throw blame_option(o, e);
+    throw ConfigError(o.config, e.what());
+  }
+  for (std::size_t i = 0; i < links.size(); ++i) {
+    if (links[i].is_object() && links[i].contains("upstream") && links[i]["upstream"].is_string())
+      check_upstream_resolves(links[i]["upstream"].get<std::string>(), place(i, "upstream"));
   }
 
   const std::uint64_t seed = o.seed ? *o.seed : std::random_device{}() * 0x100000001ULL ^ std::random_device{}();
@@ -90,7 +155,6 @@ int run_proxy(const ProxyOptions& o) {
     recorder->attach(events);
   }
   events.emit("proxy", "run.start", {{"seed", seed}, {"version", FAULTLINE_VERSION}});
-  spdlog::info("seed {}", seed);
 
   // Declared in this order so that they go in the reverse one: the main
   // context (whose pending accepts hold sockets of the workers' contexts)
@@ -100,17 +164,11 @@ int run_proxy(const ProxyOptions& o) {
   boost::asio::io_context io;
   if (!workers.empty()) env.session_executor = [&workers] { return workers.next(); };
   LinkRegistry registry(io.get_executor(), env);
-  for (std::size_t i = 0; i < links.size(); ++i) {
-    if (links[i].is_object() && links[i].contains("upstream") && links[i]["upstream"].is_string())
-      check_upstream_resolves(links[i]["upstream"].get<std::string>(),
-                              source + (o.config.empty() ? "" : " /" + std::to_string(i) + "/upstream"));
-  }
+  std::vector<std::shared_ptr<Link>> started;
   try {
-    for (const auto& link : registry.populate(links))
-      spdlog::info("link {}: {} -> {} ({} faults)", link->name(), link->config().listen, link->config().upstream,
-                   link->faults().size());
+    started = registry.populate(links);
   } catch (const ApiError& e) {
-    if (e.status() == 400) throw ConfigError(source, e.what());
+    if (e.status() == 400) throw ConfigError(o.config.empty() ? "--listen" : o.config, e.what());
     throw StartupError(e.what());
   }
 
@@ -118,9 +176,14 @@ int run_proxy(const ProxyOptions& o) {
   if (!api.empty()) {
     admin = std::make_unique<AdminApi>(io.get_executor(), registry, o.api_token);
     admin->listen(api);
-    spdlog::info("admin API on http://{}", admin->address());
     events.emit("proxy", "api.up", {{"address", admin->address()}});
   }
+  // Started: only now is anything but an error printed.
+  spdlog::info("seed {}", seed);
+  for (const auto& link : started)
+    spdlog::info("link {}: {} -> {} ({} faults)", link->name(), link->config().listen, link->config().upstream,
+                 link->faults().size());
+  if (admin) spdlog::info("admin API on http://{}", admin->address());
 
   boost::asio::signal_set signals(io, SIGINT, SIGTERM);
   boost::asio::steady_timer poll(io);
@@ -186,26 +249,30 @@ void register_proxy_command(CLI::App& root, CommandResult& result) {
   cmd->add_option("--max-message", opts->max_message,
                   "Largest message the one link decodes, in bytes (websocket and http links; default 32 MiB for "
                   "websocket, 16 MiB for an http request body)")
-      ->check(CLI::Range(kMinMaxMessage, kMaxMaxMessage));
+      ->check(whole_number_in(kMinMaxMessage, kMaxMaxMessage, "a whole number of bytes"));
   cmd->add_option("--fault", opts->faults,
                   "Fault on the one link: TYPE[,KEY=VALUE...] with keys name, stream (upstream|downstream), "
                   "toxicity and the type's attributes, e.g. latency,stream=downstream,latency=100,jitter=10; "
                   "or a toxic as JSON. Repeatable.");
-  cmd->add_option("--config", opts->config, "Serve the links in FILE (a JSON array of proxies, as for /populate)");
+  cmd->add_option("--config", opts->config,
+                  "Serve the links in FILE (a JSON array of proxies, as for /populate; a regular file of at most "
+                  "16 MiB)");
   cmd->add_option("--api", opts->api,
                   "Serve the admin API on HOST:PORT (default 127.0.0.1:8474 when no link is given)");
   cmd->add_option("--api-token", opts->api_token, "Require this bearer token of API requests (needed off loopback)");
-  cmd->add_option("--seed", opts->seed, "Seed for every random decision (default: random, logged)");
+  cmd->add_option("--seed", opts->seed, "Seed for every random decision (default: random, logged)")
+      ->check(seed_number());
   cmd->add_option("--events", opts->events, "Write the event history to FILE (JSONL)");
-  cmd->add_option("--duration", opts->duration, "Stop after SECONDS (default: run until SIGINT/SIGTERM)")
-      ->check(CLI::NonNegativeNumber);
+  cmd->add_option("--duration", opts->duration,
+                  "Stop after SECONDS, at most a year (default: run until SIGINT/SIGTERM)")
+      ->check(number_in(0, kMaxDurationSeconds, "a number of seconds"));
   cmd->add_option("--grace", opts->grace,
                   "On SIGINT/SIGTERM, give connections SECONDS to deliver what they hold before closing")
       ->capture_default_str()
-      ->check(CLI::Range(0.0, 3600.0));
+      ->check(number_in(0, 3600, "a number of seconds"));
   cmd->add_option("--threads", opts->threads, "Worker threads for connections (0: all on the main thread)")
       ->capture_default_str()
-      ->check(CLI::Range(0u, 256u));
+      ->check(whole_number_in(0, 256, "a whole number"));
   cmd->callback([opts, &result] { result.exit_code = run_guarded("proxy", [&] { return run_proxy(*opts); }); });
 }
 

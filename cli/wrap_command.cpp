@@ -15,6 +15,7 @@
 #include <spdlog/spdlog.h>
 
 #include "cli/commands.hpp"
+#include "cli/number_options.hpp"
 #include "core/errors.hpp"
 #include "faults/fault_spec.hpp"
 #include "faults/frame_fault_spec.hpp"
@@ -149,18 +150,18 @@ void register_wrap_command(CLI::App& root, CommandResult& result) {
                   "the bytes written to that side; or a fault as JSON. Repeatable.");
   cmd->add_option("--faults", opts->faults_file, "Faults from FILE (a JSON array of fault objects)");
   cmd->add_option("--events", opts->events, "Write the event history to FILE (JSONL)");
-  cmd->add_option("--seed", opts->seed, "Seed for every random decision (default: random)");
+  cmd->add_option("--seed", opts->seed, "Seed for every random decision (default: random)")->check(seed_number());
   cmd->add_option("--name", opts->name, "Name of the link in events")->capture_default_str();
   cmd->add_option("--shutdown-ms", opts->shutdown_ms,
                   "Each wait of the shutdown order: stdin closed (or SIGINT/SIGTERM passed on), wait, SIGTERM to "
                   "the server's process group, wait, SIGKILL; also the grace period from SIGTERM to SIGKILL for "
                   "what the server leaves running, and when faultline itself is killed")
-      ->check(CLI::Range(0, 600'000))
+      ->check(whole_number_in(0, 600'000, "a whole number of milliseconds"))
       ->capture_default_str();
   cmd->add_option("--max-message", opts->max_message,
                   "The longest line (one message) decoded, in bytes (default 4 MiB); a longer one is recorded as "
                   "invalid and only its first BYTES are passed on")
-      ->check(CLI::Range(kMinMaxMessage, kMaxMaxMessage));
+      ->check(whole_number_in(kMinMaxMessage, kMaxMaxMessage, "a whole number of bytes"));
   cmd->add_option("command", opts->command, "The server command and its arguments, after --")->required();
   std::string types;
   for (const auto& t : frame_fault_types()) types += "  " + std::string(t.name) + ": " + std::string(t.summary) + "\n";

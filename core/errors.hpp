@@ -18,11 +18,14 @@ enum ExitCode : int {
 class ConfigError : public std::runtime_error {
  public:
   ConfigError(std::string where, const std::string& what)
-      : std::runtime_error(where.empty() ? what : where + ": " + what), where_(std::move(where)) {}
+      : std::runtime_error(where.empty() ? what : where + ": " + what), where_(std::move(where)), message_(what) {}
   const std::string& where() const { return where_; }
+  // The problem without the place.
+  const std::string& message() const { return message_; }
 
  private:
   std::string where_;
+  std::string message_;
 };
 
 class StartupError : public std::runtime_error {

@@ -20,7 +20,13 @@ struct HostPort {
 // Returns nullopt with `error` set when the text is not HOST:PORT with a port in 0..65535.
 std::optional<HostPort> parse_host_port(std::string_view text, std::string* error = nullptr);
 
-// True for 127.0.0.0/8, ::1 and "localhost".
+// True for "localhost" (any case) and an address in 127.0.0.0/8, ::1 or
+// ::ffff:127.0.0.0/104; false for any other text ("127.example.com").
 bool is_loopback_host(std::string_view host);
+
+// True for an HTTP Host header value (or an origin without its scheme) that
+// names loopback: HOST or HOST:PORT with a loopback HOST, an IPv6 one in
+// brackets ("localhost:8474", "127.0.0.1", "[::1]:8474").
+bool is_loopback_authority(std::string_view authority);
 
 }  // namespace faultline

@@ -113,7 +113,11 @@ FaultSpec parse_fault_text(std::string_view text) {
   if (!text.empty() && text.front() == '{') {
     auto json = nlohmann::json::parse(text, nullptr, false);
     if (json.is_discarded()) throw ConfigError(where, "not valid JSON");
-    return parse_fault(json, "");
+    try {
+      return parse_fault(json, "");
+    } catch (const ConfigError& e) {
+      throw ConfigError(where, e.what());
+    }
   }
   const auto parts = split_fault_text(text, where, "latency,latency=100");
   nlohmann::json toxic = {{"type", parts.type}, {"attributes", nlohmann::json::object()}};

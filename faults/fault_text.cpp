@@ -23,7 +23,10 @@ FaultText split_fault_text(std::string_view text, const std::string& where, std:
     const auto eq = item.find('=');
     if (eq == std::string_view::npos || eq == 0)
       throw ConfigError(where, "\"" + std::string(item) + "\" is not KEY=VALUE");
-    result.items.emplace_back(std::string(item.substr(0, eq)), std::string(item.substr(eq + 1)));
+    std::string key(item.substr(0, eq));
+    for (const auto& [seen, value] : result.items)
+      if (seen == key) throw ConfigError(where, "\"" + key + "\" is given twice");
+    result.items.emplace_back(std::move(key), std::string(item.substr(eq + 1)));
   }
   return result;
 }

@@ -15,7 +15,8 @@ struct FaultText {
   std::vector<std::pair<std::string, std::string>> items;  // in the order given
 };
 
-// Throws ConfigError naming `where`; `example` shows the form when the type is missing.
+// Throws ConfigError naming `where`: no type (`example` shows the form), an
+// item that is not KEY=VALUE, a KEY given twice.
 FaultText split_fault_text(std::string_view text, const std::string& where, std::string_view example);
 
 }  // namespace faultline

@@ -1,5 +1,7 @@
 #include "proxy/admin_api.hpp"
 
+#include <array>
+
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/detached.hpp>
@@ -9,6 +11,8 @@
 
 #include "core/errors.hpp"
 #include "core/host_port.hpp"
+#include "core/json_depth.hpp"
+#include "proxy/accept_backoff.hpp"
 #include "proxy/link_registry.hpp"
 #include "proxy/metrics.hpp"
 
@@ -23,6 +27,13 @@ namespace {
 
 constexpr auto use_tuple = asio::as_tuple(asio::use_awaitable);
 constexpr std::size_t kBodyLimit = 1 << 20;
+// The request line and headers together: Toxiproxy's clients send a few hundred bytes.
+constexpr std::uint32_t kHeaderLimit = 16 * 1024;
+// After refusing a request it could not read, the session reads and drops what
+// the client is still sending, this much for this long at most, before closing:
+// closing with unread data would reset the connection and lose the answer.
+constexpr std::size_t kDrainBytes = 4 << 20;
+constexpr auto kDrainTime = std::chrono::seconds(2);
 
 std::string percent_decode(std::string_view in) {
   std::string out;
@@ -70,8 +81,25 @@ AdminApi::Response error_reply(const AdminApi::Request& req, int status, const s
   return json_reply(req, status, {{"error", message}, {"status", status}});
 }
 
+// The answer to a request that could not be read, by what went wrong.
+int unreadable_status(const boost::system::error_code& ec) {
+  if (ec == http::error::header_limit) return 431;
+  if (ec == http::error::body_limit) return 413;
+  return 400;
+}
+
+// Whether an Origin header names a page served from this machine's loopback
+// (http or https, a loopback host, any port). "null" and every other origin do not.
+bool is_loopback_origin(std::string_view origin) {
+  for (std::string_view scheme : {"http://", "https://"})
+    if (origin.starts_with(scheme)) return is_loopback_authority(origin.substr(scheme.size()));
+  return false;
+}
+
 nlohmann::json parse_body(const AdminApi::Request& req) {
   if (req.body().empty()) return nlohmann::json::object();
+  if (json_too_deep_at(req.body()) != std::string::npos)
+    throw ApiError(400, "bad request body: nests deeper than " + std::to_string(kMaxJsonDepth) + " levels");
   auto body = nlohmann::json::parse(req.body(), nullptr, false);
   if (body.is_discarded()) throw ApiError(400, "bad request body: not valid JSON");
   return body;
@@ -86,11 +114,11 @@ void AdminApi::listen(const std::string& address) {
   std::string why;
   auto hp = parse_host_port(address, &why);
   if (!hp) throw ConfigError("--api", why);
+  const auto ip = listen_address(hp->host);
+  if (!ip) throw ConfigError("--api", "\"" + address + "\": the host must be an IP address or localhost");
   boost::system::error_code ec;
-  const auto ip = asio::ip::make_address(hp->host == "localhost" ? "127.0.0.1" : hp->host, ec);
-  if (ec) throw ConfigError("--api", address + ": not an IP address");
   auto acceptor = std::make_shared<tcp::acceptor>(ex_);
-  const tcp::endpoint ep(ip, hp->port);
+  const tcp::endpoint ep(*ip, hp->port);
   acceptor->open(ep.protocol(), ec);
   if (!ec) acceptor->set_option(tcp::acceptor::reuse_address(true), ec);
   if (!ec) acceptor->bind(ep, ec);
@@ -98,6 +126,7 @@ void AdminApi::listen(const std::string& address) {
   if (ec) throw StartupError("admin API: cannot listen on " + address + ": " + ec.message());
   const auto bound = acceptor->local_endpoint();
   address_ = HostPort{bound.address().to_string(), bound.port()}.to_string();
+  loopback_ = bound.address().is_loopback();
   acceptor_ = acceptor;
   asio::co_spawn(ex_, accept_loop(acceptor), asio::detached);
 }
@@ -110,13 +139,16 @@ void AdminApi::stop() {
 }
 
 asio::awaitable<void> AdminApi::accept_loop(std::shared_ptr<tcp::acceptor> acceptor) {
+  AcceptBackoff backoff("admin API");
   while (acceptor->is_open()) {
     auto [ec, socket] = co_await acceptor->async_accept(use_tuple);
     if (!acceptor->is_open()) co_return;
     if (ec) {
-      spdlog::warn("admin API: accept: {}", ec.message());
+      // Out of descriptors and the like: wait for some to be freed (logged once per episode).
+      co_await backoff.wait(ex_, ec);
       continue;
     }
+    backoff.accepted();
     asio::co_spawn(ex_, session(std::move(socket)), [](std::exception_ptr e) {
       if (!e) return;
       try {
@@ -133,17 +165,23 @@ asio::awaitable<void> AdminApi::session(tcp::socket socket) {
   beast::flat_buffer buffer;
   for (;;) {
     http::request_parser<http::string_body> parser;
+    parser.header_limit(kHeaderLimit);
     parser.body_limit(kBodyLimit);
     stream.expires_after(std::chrono::seconds(60));
     auto [ec, n] = co_await http::async_read(stream, buffer, parser, use_tuple);
     if (ec == http::error::end_of_stream || ec == asio::error::eof || ec == asio::error::connection_reset) break;
     if (ec) {
-      // A request we can't read: answer 400 when it got far enough to deserve one.
+      // A request we can't read: answer when it got far enough to deserve one
+      // (431 for too long a head, 413 for too large a body, else 400).
       if (ec != beast::error::timeout && ec != asio::error::operation_aborted) {
         Request bad{http::verb::get, "/", 11};
         bad.keep_alive(false);
-        auto res = error_reply(bad, 400, "bad request: " + ec.message());
+        const int status = unreadable_status(ec);
+        auto res = error_reply(bad, status, (status == 400 ? "bad request: " : "") + ec.message());
+        stream.expires_after(kDrainTime);
         co_await http::async_write(stream, res, use_tuple);
+        co_await drain_and_close(stream);
+        co_return;
       }
       break;
     }
@@ -156,7 +194,37 @@ asio::awaitable<void> AdminApi::session(tcp::socket socket) {
   stream.socket().shutdown(tcp::socket::shutdown_send, ignored);
 }
 
+asio::awaitable<void> AdminApi::drain_and_close(beast::tcp_stream& stream) {
+  boost::system::error_code ignored;
+  stream.socket().shutdown(tcp::socket::shutdown_send, ignored);
+  stream.expires_after(kDrainTime);
+  std::array<char, 16 * 1024> sink;
+  std::size_t dropped = 0;
+  while (dropped < kDrainBytes) {
+    auto [ec, n] = co_await stream.async_read_some(asio::buffer(sink), use_tuple);
+    if (ec) break;
+    dropped += n;
+  }
+  stream.socket().close(ignored);
+}
+
+std::optional<AdminApi::Response> AdminApi::refuse_foreign(const Request& req) const {
+  // A web page must not drive the API: a browser sends Origin with a
+  // cross-site request, and a DNS-rebinding page makes the browser send its own
+  // host name in Host while connecting to loopback.
+  if (auto origin = req.find(http::field::origin); origin != req.end() && !is_loopback_origin(origin->value()))
+    return error_reply(req, 403,
+                       "forbidden: requests from web pages are refused (Origin " + std::string(origin->value()) + ")");
+  if (!loopback_) return std::nullopt;  // off loopback, the token guards the API
+  if (req.count(http::field::host) > 1) return error_reply(req, 403, "forbidden: more than one Host header");
+  if (auto host = req.find(http::field::host); host != req.end() && !is_loopback_authority(host->value()))
+    return error_reply(req, 403, "forbidden: Host " + std::string(host->value()) +
+                                     " is not a loopback name or address (the admin API listens on loopback)");
+  return std::nullopt;
+}
+
 AdminApi::Response AdminApi::handle(const Request& req) {
+  if (auto refused = refuse_foreign(req)) return std::move(*refused);
   if (!token_.empty()) {
     const auto auth = req[http::field::authorization];
     if (auth != "Bearer " + token_) return error_reply(req, 401, "missing or wrong API token");

@@ -4,7 +4,6 @@
 
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/co_spawn.hpp>
-#include <boost/asio/connect.hpp>
 #include <boost/asio/detached.hpp>
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/use_awaitable.hpp>
@@ -285,7 +284,7 @@ asio::awaitable<void> Connection::run() {
     close(CloseMode::fin, By::proxy, "error", "upstream " + upstream.to_string() + " does not resolve: " + rec.message());
     co_return;
   }
-  auto [cec, ep] = co_await asio::async_connect(server_, endpoints, use_tuple);
+  const auto cec = co_await connect_upstream(server_, endpoints);
   if (closing_) co_return;
   if (cec) {
     ++link_->stats().connections_failed;

@@ -1,9 +1,12 @@
 #include "proxy/link.hpp"
 
+#include <strings.h>
+
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/detached.hpp>
-#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/ip/udp.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <spdlog/spdlog.h>
 
@@ -11,6 +14,7 @@
 #include <boost/asio/post.hpp>
 
 #include "core/errors.hpp"
+#include "proxy/accept_backoff.hpp"
 #include "faults/frame_registry.hpp"
 #include "proxy/link_session.hpp"
 
@@ -39,16 +43,98 @@ std::string max_message_range() {
          std::to_string(kMaxMaxMessage) + " (1 GiB)";
 }
 
+namespace {
+bool is_localhost(const std::string& host) { return ::strcasecmp(host.c_str(), "localhost") == 0; }
+}  // namespace
+
+std::optional<asio::ip::address> listen_address(const std::string& host) {
+  if (is_localhost(host)) return asio::ip::address_v4::loopback();
+  boost::system::error_code ec;
+  const auto address = asio::ip::make_address(host, ec);
+  if (ec) return std::nullopt;
+  return address;
+}
+
+namespace {
+
+// An IPv4 address written as IPv6 (::ffff:a.b.c.d) as the IPv4 address it is.
+asio::ip::address plain(const asio::ip::address& a) {
+  if (a.is_v6() && a.to_v6().is_v4_mapped()) return asio::ip::make_address_v4(asio::ip::v4_mapped, a.to_v6());
+  return a;
+}
+
+// Whether `a` is an address of this machine: one a socket can be bound to.
+bool is_local_address(const asio::ip::address& a) {
+  if (a.is_loopback()) return true;
+  asio::io_context io;
+  asio::ip::udp::socket probe(io);
+  boost::system::error_code ec;
+  const asio::ip::udp::endpoint ep(a, 0);
+  probe.open(ep.protocol(), ec);
+  if (!ec) probe.bind(ep, ec);
+  return !ec;
+}
+
+// The addresses `host` names: itself when it is one, else what the resolver
+// says (none when it does not resolve: connections will say so).
+std::vector<asio::ip::address> addresses_of(const std::string& host, std::uint16_t port) {
+  if (auto a = listen_address(host)) {
+    if (is_localhost(host)) return {*a, asio::ip::address_v6::loopback()};  // both loopbacks
+    return {*a};
+  }
+  asio::io_context io;
+  asio::ip::tcp::resolver resolver(io);
+  boost::system::error_code ec;
+  const auto results = resolver.resolve(host, std::to_string(port), asio::ip::resolver_base::numeric_service, ec);
+  std::vector<asio::ip::address> out;
+  if (!ec)
+    for (const auto& r : results) out.push_back(r.endpoint().address());
+  return out;
+}
+
+// Whether a connection to `upstream` would reach a listener on `listen`: the
+// same port, and the upstream is the listen address, or the listener takes
+// every address (0.0.0.0, [::]) and the upstream is one of this machine's.
+// A port of 0 is picked by the kernel when listening: it cannot be the upstream's.
+std::optional<asio::ip::address> loops_to(const HostPort& listen, const HostPort& upstream) {
+  if (listen.port == 0 || listen.port != upstream.port) return std::nullopt;
+  const auto bound = listen_address(listen.host);
+  if (!bound) return std::nullopt;
+  for (auto a : addresses_of(upstream.host, upstream.port)) {
+    a = plain(a);
+    // Connecting to 0.0.0.0 or [::] reaches this machine's loopback.
+    const auto target = !a.is_unspecified() ? a
+                        : a.is_v4()          ? asio::ip::address(asio::ip::address_v4::loopback())
+                                             : asio::ip::address(asio::ip::address_v6::loopback());
+    if (bound->is_unspecified()) {
+      // [::] takes IPv4 too (dual stack); 0.0.0.0 takes only IPv4.
+      if ((bound->is_v6() || target.is_v4()) && is_local_address(target)) return a;
+    } else if (plain(*bound) == target) {
+      return a;
+    }
+  }
+  return std::nullopt;
+}
+
+}  // namespace
+
 void validate_link_config(const LinkConfig& config, const std::string& pointer) {
   if (!is_link_protocol(config.protocol))
     throw ConfigError(pointer + "/protocol", "unknown protocol \"" + config.protocol + "\" (known: " + link_protocols() + ")");
   if (config.name.empty()) throw ConfigError(pointer + "/name", "a link needs a name");
   if (config.name.find('/') != std::string::npos) throw ConfigError(pointer + "/name", "must not contain '/'");
   std::string why;
-  if (!parse_host_port(config.listen, &why)) throw ConfigError(pointer + "/listen", why);
+  const auto listen = parse_host_port(config.listen, &why);
+  if (!listen) throw ConfigError(pointer + "/listen", why);
+  if (!listen_address(listen->host))
+    throw ConfigError(pointer + "/listen", "\"" + config.listen + "\": the host must be an IP address or localhost");
   auto up = parse_host_port(config.upstream, &why);
   if (!up) throw ConfigError(pointer + "/upstream", why);
   if (up->port == 0) throw ConfigError(pointer + "/upstream", "the upstream port must not be 0");
+  if (const auto address = loops_to(*listen, *up))
+    throw ConfigError(pointer + "/upstream", config.upstream + (up->host == address->to_string() ? "" : " (" + address->to_string() + ")") +
+                                                 " is the link's own listen address " + config.listen +
+                                                 ": every connection would loop back into the link");
   if (config.max_message) {
     if (*config.max_message < kMinMaxMessage || *config.max_message > kMaxMaxMessage)
       throw ConfigError(pointer + "/max_message", max_message_range() + ", got " + std::to_string(*config.max_message));
@@ -103,11 +189,11 @@ void Link::bind_and_listen() {
   std::string why;
   auto hp = parse_host_port(configured_listen_, &why);
   if (!hp) throw ConfigError("listen", why);
+  const auto address = listen_address(hp->host);
+  if (!address) throw ConfigError("listen", "\"" + configured_listen_ + "\": the host must be an IP address or localhost");
   boost::system::error_code ec;
-  const auto address = asio::ip::make_address(hp->host == "localhost" ? "127.0.0.1" : hp->host, ec);
-  if (ec) throw StartupError("link " + config_.name + ": listen address " + configured_listen_ + ": not an IP address");
   auto acceptor = std::make_shared<tcp::acceptor>(ex_);
-  const tcp::endpoint ep(address, hp->port);
+  const tcp::endpoint ep(*address, hp->port);
   acceptor->open(ep.protocol(), ec);
   if (!ec) acceptor->set_option(tcp::acceptor::reuse_address(true), ec);
   if (!ec) acceptor->bind(ep, ec);
@@ -143,17 +229,17 @@ void Link::close_all(const std::string& reason) {
 
 asio::awaitable<void> Link::accept_loop(std::shared_ptr<tcp::acceptor> acceptor) {
   auto self = shared_from_this();
+  AcceptBackoff backoff("link " + config_.name);
   while (acceptor->is_open()) {
     auto session_ex = env_.session_executor ? env_.session_executor() : ex_;
     auto [ec, socket] = co_await acceptor->async_accept(session_ex, asio::as_tuple(asio::use_awaitable));
     if (!acceptor->is_open() || acceptor != acceptor_) co_return;
     if (ec) {
-      // Out of descriptors and the like: say so once per burst and keep serving.
-      spdlog::warn("{}: accept: {}", config_.name, ec.message());
-      asio::steady_timer pause(ex_, std::chrono::milliseconds(50));
-      co_await pause.async_wait(asio::as_tuple(asio::use_awaitable));
+      // Out of descriptors and the like: wait for some to be freed, and keep serving.
+      co_await backoff.wait(ex_, ec);
       continue;
     }
+    backoff.accepted();
     const auto number = next_connection_++;
     auto session = make_link_session(config_.protocol,
                                      SessionStart{self, std::move(socket), number, upstream(), config_.max_message});

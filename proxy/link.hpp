@@ -53,8 +53,18 @@ inline bool decodes_frames(const std::string& protocol) { return protocol != "tc
 // frame faults need a protocol that decodes JSON-RPC, and some work on stdio only.
 void check_fault_fits_protocol(const FaultSpec& spec, const std::string& protocol, const std::string& pointer);
 
-// Checks name, listen, upstream, protocol and max_message; errors name the JSON pointer under `pointer`.
+// Checks name, listen, upstream, protocol and max_message; errors name the JSON
+// pointer under `pointer`. The listen host must be an IP address or localhost
+// (a link does not look names up to listen), and the upstream must not be the
+// listen address itself (nor, for a listener on 0.0.0.0 or [::], any address of
+// this machine on that port): such a link would connect to itself until the
+// descriptors ran out. Only for that comparison, and only when the ports are
+// equal, is an upstream host name resolved here.
 void validate_link_config(const LinkConfig& config, const std::string& pointer);
+
+// The address a link listens on for `host`: an IP address as written, or
+// 127.0.0.1 for localhost; nullopt for any other name.
+std::optional<boost::asio::ip::address> listen_address(const std::string& host);
 
 class Link : public std::enable_shared_from_this<Link> {
  public:

@@ -98,17 +98,24 @@ std::shared_ptr<Link> LinkRegistry::create(const nlohmann::json& body, const std
   });
 }
 
+std::vector<LinkRegistry::Parsed> LinkRegistry::parse_all(const nlohmann::json& body) {
+  if (!body.is_array()) throw ConfigError("", "populate takes a JSON array of proxies");
+  std::vector<Parsed> all;
+  std::set<std::string> names;
+  for (std::size_t i = 0; i < body.size(); ++i) {
+    all.push_back(parse(body[i], "/" + std::to_string(i)));
+    if (!names.insert(all.back().config.name).second)
+      throw ConfigError("/" + std::to_string(i) + "/name", "duplicate proxy name " + all.back().config.name);
+  }
+  return all;
+}
+
+void LinkRegistry::check_populate(const nlohmann::json& body) { parse_all(body); }
+
 std::vector<std::shared_ptr<Link>> LinkRegistry::populate(const nlohmann::json& body) {
   return as_api_error([&] {
-    if (!body.is_array()) throw ConfigError("", "populate takes a JSON array of proxies");
     // Validate everything first: nothing is applied when any entry is bad.
-    std::vector<Parsed> all;
-    std::set<std::string> names;
-    for (std::size_t i = 0; i < body.size(); ++i) {
-      all.push_back(parse(body[i], "/" + std::to_string(i)));
-      if (!names.insert(all.back().config.name).second)
-        throw ConfigError("/" + std::to_string(i) + "/name", "duplicate proxy name " + all.back().config.name);
-    }
+    std::vector<Parsed> all = parse_all(body);
     std::vector<std::shared_ptr<Link>> started;
     for (auto& p : all) {
       if (auto it = links_.find(p.config.name); it != links_.end()) {

@@ -32,6 +32,9 @@ class LinkRegistry {
   // "toxics" (faultline's config files). Throws ApiError.
   std::shared_ptr<Link> create(const nlohmann::json& body, const std::string& pointer = "");
   std::vector<std::shared_ptr<Link>> populate(const nlohmann::json& body);
+  // Checks a populate body as populate does, starting nothing; throws
+  // ConfigError naming the JSON pointer ("/1/upstream").
+  static void check_populate(const nlohmann::json& body);
   std::shared_ptr<Link> update(const std::string& name, const nlohmann::json& body);
   void remove(const std::string& name);
   void reset();
@@ -58,6 +61,7 @@ class LinkRegistry {
     std::vector<std::shared_ptr<const FaultSpec>> faults;
   };
   static Parsed parse(const nlohmann::json& body, const std::string& pointer);
+  static std::vector<Parsed> parse_all(const nlohmann::json& body);
   std::shared_ptr<Link> start_link(Parsed parsed);
 
   boost::asio::any_io_executor ex_;

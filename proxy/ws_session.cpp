@@ -901,8 +901,7 @@ asio::awaitable<bool> WsSession::upgrade() {
   if (closing_) co_return false;
   boost::system::error_code connect_ec = resolve_ec;
   if (!resolve_ec) {
-    auto [ec, ep] = co_await asio::async_connect(server_, endpoints, use_tuple);
-    connect_ec = ec;
+    connect_ec = co_await connect_upstream(server_, endpoints);
   }
   if (closing_) co_return false;
   if (connect_ec) {

@@ -25,6 +25,15 @@ check() {  # check NAME EXPECTED_EXIT STDERR_PATTERN -- COMMAND...
   echo "ok   $name"; passed=$((passed + 1))
 }
 
+check_alone() {  # check_alone NAME EXPECTED_EXIT STDERR_PATTERN -- COMMAND...: as check, and the error is all that is printed
+  local before=$failed
+  check "$@"
+  [ "$failed" -ne "$before" ] && return
+  if [ "$(grep -c . "$work/err")" -ne 1 ]; then
+    echo "FAIL $1: more than the error printed:"; sed 's/^/    /' "$work/err"; failed=$((failed + 1)); passed=$((passed - 1))
+  fi
+}
+
 free_port() { node -e 'const s=require("net").createServer().listen(0,"127.0.0.1",()=>{console.log(s.address().port);s.close()})'; }
 
 check "help" 0 "" -- "$bin" --help
@@ -63,12 +72,12 @@ echo '[{"name":"a","upstream":"127.0.0.1:9","protocol":"http","max_message":4096
 check "max_message not a number" 2 'max_text.json: /1/max_message: must be a whole number of bytes from 1024 to 1073741824 \(1 GiB\), got "big"' -- "$bin" proxy --config "$work/max_text.json"
 echo '[{"name":"a","upstream":"127.0.0.1:9","max_message":4096}]' >"$work/max_tcp.json"
 check "max_message on a tcp link" 2 "max_tcp.json: /0/max_message: only websocket and http links decode messages" -- "$bin" proxy --config "$work/max_tcp.json"
-check "--max-message out of range" 2 "--max-message: Value 10 not in range 1024 to 1073741824" -- "$bin" proxy --listen 127.0.0.1:0 --upstream 127.0.0.1:9 --protocol websocket --max-message 10
-check "--max-message on a tcp link" 2 "/0/max_message: only websocket and http links decode messages" -- "$bin" proxy --listen 127.0.0.1:0 --upstream 127.0.0.1:9 --max-message 4096
+check "--max-message out of range" 2 "--max-message: must be a whole number of bytes from 1024 to 1073741824, got 10" -- "$bin" proxy --listen 127.0.0.1:0 --upstream 127.0.0.1:9 --protocol websocket --max-message 10
+check "--max-message on a tcp link" 2 "proxy: --max-message: only websocket and http links decode messages" -- "$bin" proxy --listen 127.0.0.1:0 --upstream 127.0.0.1:9 --max-message 4096
 check "--max-message without a link" 2 "--max-message: needs --listen and --upstream" -- "$bin" proxy --max-message 4096
 check "--max-message runs" 0 "" -- "$bin" proxy --listen 127.0.0.1:0 --upstream 127.0.0.1:9 --protocol http --max-message 4096 --duration 0.2
-check "wrap --max-message out of range" 2 "--max-message: Value 1073741825 not in range 1024 to 1073741824" -- "$bin" wrap --max-message 1073741825 -- true
-check "wrap --max-message not a number" 2 "--max-message: Value big not in range 1024 to 1073741824" -- "$bin" wrap --max-message big -- true
+check "wrap --max-message out of range" 2 "--max-message: must be a whole number of bytes from 1024 to 1073741824, got 1073741825" -- "$bin" wrap --max-message 1073741825 -- true
+check "wrap --max-message not a number" 2 "--max-message: must be a whole number of bytes from 1024 to 1073741824, got big" -- "$bin" wrap --max-message big -- true
 
 # wrap refuses frame faults a stdio link cannot apply, naming the pointer and the transport they need.
 echo '[{"type":"drop"},{"type":"ws_close","attributes":{"after_ms":10}}]' >"$work/wrap_ws.json"
@@ -91,6 +100,66 @@ check "wrap refuses a duplicate fault name" 2 'wrap_dup.json /1/name: a fault na
 echo '[{"type":"latency","stream":"downstream","attributes":{"latency":5}},{"type":"limit_data","stream":"upstream","attributes":{"bytes":100}}]' >"$work/wrap_bytes.json"
 check "http link refuses a timed banner" 2 "/attributes/after_ms: a timed trigger does not work on an http link" -- "$bin" proxy --listen 127.0.0.1:0 --upstream 127.0.0.1:9 --protocol http --fault banner,text=hello,after_ms=100
 check "wrap takes byte faults" 0 "" -- "$bin" wrap --faults "$work/wrap_bytes.json" -- true
+
+# Numeric options: nan, infinities, negatives and out-of-range values are
+# refused by name with the rule (CLI11 alone lets nan through a range and
+# wraps -1 into an unsigned option).
+L="--listen 127.0.0.1:0 --upstream 127.0.0.1:9"
+check "--duration 1e10" 2 "--duration: must be a number of seconds from 0 to 31536000, got 1e10" -- "$bin" proxy $L --duration 1e10
+check "--duration nan" 2 "--duration: must be a number of seconds from 0 to 31536000, got nan" -- "$bin" proxy $L --duration nan
+check "--duration inf" 2 "--duration: must be a number of seconds from 0 to 31536000, got inf" -- "$bin" proxy $L --duration inf
+check "--duration -1" 2 "--duration: must be a number of seconds from 0 to 31536000, got -1" -- "$bin" proxy $L --duration -1
+check "--duration 0.2 runs" 0 "" -- "$bin" proxy $L --duration 0.2
+check "--grace nan" 2 "--grace: must be a number of seconds from 0 to 3600, got nan" -- "$bin" proxy $L --grace nan --duration 0.2
+check "--seed -1" 2 "--seed: must be a whole number from 0 to 18446744073709551615, got -1" -- "$bin" proxy $L --seed -1 --duration 0.2
+check "--seed 2^64" 2 "--seed: must be a whole number from 0 to 18446744073709551615, got 18446744073709551616" -- "$bin" proxy $L --seed 18446744073709551616
+check "--seed 2^64-1 runs" 0 "" -- "$bin" proxy $L --seed 18446744073709551615 --duration 0.2
+check "--threads -1" 2 "--threads: must be a whole number from 0 to 256, got -1" -- "$bin" proxy $L --threads -1
+check "--max-message -1" 2 "--max-message: must be a whole number of bytes from 1024 to 1073741824, got -1" -- "$bin" proxy $L --protocol http --max-message -1
+check "wrap --seed -1" 2 "--seed: must be a whole number from 0 to 18446744073709551615, got -1" -- "$bin" wrap --seed -1 -- true
+check "wrap --shutdown-ms nan" 2 "--shutdown-ms: must be a whole number of milliseconds from 0 to 600000, got nan" -- "$bin" wrap --shutdown-ms nan -- true
+check "wrap --shutdown-ms 1.5" 2 "--shutdown-ms: must be a whole number of milliseconds from 0 to 600000, got 1.5" -- "$bin" wrap --shutdown-ms 1.5 -- true
+check "demo --seed -1" 2 "--seed: must be a whole number from 0 to 18446744073709551615, got -1" -- "$bin" demo --seed -1
+check "demo --latency nan" 2 "--latency: must be a whole number of milliseconds from 1 to 10000, got nan" -- "$bin" demo --latency nan
+check "demo --round-trips -5" 2 "--round-trips: must be a whole number from 1 to 100000, got -5" -- "$bin" demo --round-trips -5
+
+# --fault: a key given twice; the JSON form's errors keep the --fault prefix; a
+# fault the link cannot take is blamed on --fault, not --listen.
+check "--fault with a key twice" 2 '--fault latency,latency=5,latency=6: "latency" is given twice' -- "$bin" proxy $L --fault latency,latency=5,latency=6
+check "JSON --fault with a string attribute" 2 'proxy: --fault \{"type":"latency","attributes":\{"latency":"x"\}\}: /attributes/latency: must be a number' -- "$bin" proxy $L --fault '{"type":"latency","attributes":{"latency":"x"}}'
+check "drop on a tcp link blames --fault" 2 'proxy: --fault drop,method=tools/call: /type: a drop fault acts on JSON-RPC' -- "$bin" proxy $L --fault drop,method=tools/call
+
+# A link into itself (upstream = its own listen address, compared resolved) is refused at load.
+port=$(free_port)
+check "--upstream = --listen" 2 "proxy: --upstream: 127.0.0.1:$port is the link's own listen address 127.0.0.1:$port" -- "$bin" proxy --listen "127.0.0.1:$port" --upstream "127.0.0.1:$port" --duration 1
+check "0.0.0.0 listen, 127.0.0.1 upstream" 2 "proxy: --upstream: 127.0.0.1:$port is the link's own listen address 0.0.0.0:$port" -- "$bin" proxy --listen "0.0.0.0:$port" --upstream "127.0.0.1:$port" --duration 1
+check "localhost upstream to its own port" 2 "proxy: --upstream: localhost:$port \(127.0.0.1\) is the link's own" -- "$bin" proxy --listen "127.0.0.1:$port" --upstream "localhost:$port" --duration 1
+echo '[{"name":"a","upstream":"127.0.0.1:9"},{"name":"loop","listen":"127.0.0.1:'$port'","upstream":"127.0.0.1:'$port'"}]' >"$work/loop.json"
+check "a config link into itself" 2 "loop.json: /1/upstream: 127.0.0.1:$port is the link's own listen address" -- "$bin" proxy --config "$work/loop.json" --duration 1
+check "listen port 0 cannot loop" 0 "" -- "$bin" proxy --listen 127.0.0.1:0 --upstream 127.0.0.1:1 --duration 0.2
+
+# Listen host names: looked up at startup; one that does not resolve is named by option or file and pointer.
+check "--listen with an unresolvable name" 3 "proxy: --listen: listen host nosuch.invalid does not resolve" -- "$bin" proxy --listen nosuch.invalid:0 --upstream 127.0.0.1:9
+echo '[{"name":"a","listen":"nosuch.invalid:0","upstream":"127.0.0.1:9"}]' >"$work/listen_name.json"
+check "config listen with an unresolvable name" 3 "listen_name.json /0/listen: listen host nosuch.invalid does not resolve" -- "$bin" proxy --config "$work/listen_name.json"
+check "--listen LOCALHOST" 0 "link link: 127.0.0.1:[0-9]+ -> 127.0.0.1:9" -- "$bin" proxy --listen LOCALHOST:0 --upstream 127.0.0.1:9 --duration 0.2
+if getent hosts "$(hostname)" >/dev/null; then
+  check "--listen with a host name that resolves" 0 "link link: [^ ]+:[0-9]+ -> 127.0.0.1:9" -- "$bin" proxy --listen "$(hostname):0" --upstream 127.0.0.1:9 --duration 0.2
+fi
+
+# Config files: a regular file of at most 16 MiB; anything else is named for what it is.
+check_alone "config /dev/zero" 2 "/dev/zero: is a character device, not a regular file" -- "$bin" proxy --config /dev/zero
+check_alone "config directory" 2 "$work: is a directory, not a JSON file" -- "$bin" proxy --config "$work"
+truncate -s 17M "$work/big.json"
+check_alone "config over 16 MiB" 2 "big.json: is 17825792 bytes; a config file may hold at most 16 MiB \(16777216 bytes\)" -- "$bin" proxy --config "$work/big.json"
+mkfifo "$work/pipe.json"
+check_alone "config fifo" 2 "pipe.json: is a pipe, not a regular file" -- "$bin" proxy --config "$work/pipe.json"
+check_alone "wrap --faults directory" 2 "$work: is a directory, not a JSON file" -- "$bin" wrap --faults "$work" -- true
+(printf '['; head -c 100000 /dev/zero | tr '\0' '['; head -c 100000 /dev/zero | tr '\0' ']'; printf ']') >"$work/deep.json"
+check_alone "config nested 100000 deep" 2 "deep.json: nests deeper than 512 levels" -- "$bin" proxy --config "$work/deep.json"
+# An error run prints the error and nothing else (no "seed" line before it).
+check_alone "config error alone" 2 "badvalue.json: /0/toxics/0/attributes/latency: must be a number" -- "$bin" proxy --config "$work/badvalue.json"
+check_alone "port in use alone" 3 "cannot listen on 127.0.0.1:$busy" -- "$bin" proxy --listen "127.0.0.1:$busy" --upstream 127.0.0.1:9
 
 # A run that ends on SIGTERM leaves a complete event file.
 port=$(free_port)

@@ -100,10 +100,10 @@ class ProxyHarness {
       return 0;
     });
   }
-  std::uint16_t start_api(const std::string& token = "") {
+  std::uint16_t start_api(const std::string& token = "", const std::string& address = "127.0.0.1:0") {
     return call([&] {
       api_ = std::make_unique<AdminApi>(io_.get_executor(), registry_, token);
-      api_->listen("127.0.0.1:0");
+      api_->listen(address);
       return parse_host_port(api_->address())->port;
     });
   }

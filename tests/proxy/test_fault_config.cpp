@@ -1,6 +1,12 @@
 // Fault configuration: the wrapper, each type's attributes, the command-line
 // form, updates, and every kind of bad value with the place it names.
 
+#include <sys/stat.h>
+
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+
 #include <doctest/doctest.h>
 
 #include "core/errors.hpp"
@@ -8,6 +14,8 @@
 #include "core/rng.hpp"
 #include "faults/fault_spec.hpp"
 #include "faults/registry.hpp"
+#include "proxy/link.hpp"
+#include "proxy/proxy_config.hpp"
 
 using namespace faultline;
 
@@ -87,6 +95,14 @@ TEST_CASE("the command-line form") {
   CHECK(error("latency,latency") == "--fault latency,latency: \"latency\" is not KEY=VALUE");
   CHECK(error("nosuch").find("unknown fault type \"nosuch\"") != std::string::npos);
   CHECK(error("{not json").find("not valid JSON") != std::string::npos);
+  // A key given twice is an error naming it, not the last one winning.
+  CHECK(error("latency,latency=5,latency=6") == "--fault latency,latency=5,latency=6: \"latency\" is given twice");
+  CHECK(error("latency,stream=upstream,latency=5,stream=downstream") ==
+        "--fault latency,stream=upstream,latency=5,stream=downstream: \"stream\" is given twice");
+  CHECK(error("drop,method=a,method=b") == "--fault drop,method=a,method=b: \"method\" is given twice");
+  // The JSON form keeps the --fault prefix in its errors, as the text form does.
+  CHECK(error(R"({"type":"latency","attributes":{"latency":"x"}})") ==
+        R"(--fault {"type":"latency","attributes":{"latency":"x"}}: /attributes/latency: must be a number, got string)");
 }
 
 TEST_CASE("updates merge attributes and keep the name and type") {
@@ -130,4 +146,109 @@ TEST_CASE("HOST:PORT parsing") {
   CHECK(!parse_host_port("::1:80", &why));
   CHECK(is_loopback_host("127.0.0.2"));
   CHECK(!is_loopback_host("0.0.0.0"));
+  CHECK(is_loopback_host("LocalHost"));
+  CHECK(is_loopback_host("::1"));
+  CHECK(is_loopback_host("::ffff:127.0.0.1"));
+  CHECK(!is_loopback_host("127.evil.example"));  // a name that starts like an address is a name
+  CHECK(!is_loopback_host("localhost.evil.example"));
+  CHECK(!is_loopback_host("127.0.0.1.nip.io"));
+  CHECK(!is_loopback_host(""));
+}
+
+TEST_CASE("loopback Host header values (the admin API's DNS-rebinding check)") {
+  for (const char* ok : {"localhost", "localhost:8474", "127.0.0.1", "127.0.0.1:8474", "127.9.9.9:1", "[::1]",
+                         "[::1]:8474", "LOCALHOST:80"})
+    CHECK_MESSAGE(is_loopback_authority(ok), ok);
+  for (const char* bad : {"", "evil.example", "evil.example:8474", "127.evil.example:8474", "localhost.:80",
+                          "localhost:", "localhost:99999", "localhost:80x", "::1", "::1:8474", "[::1", "[127.0.0.1]:80",
+                          "[::1]x", "10.0.0.1:8474", "0.0.0.0:8474", "localhost@evil.example"})
+    CHECK_MESSAGE(!is_loopback_authority(bad), bad);
+}
+
+namespace {
+std::string link_error(const std::string& listen, const std::string& upstream) {
+  LinkConfig config;
+  config.name = "l";
+  config.listen = listen;
+  config.upstream = upstream;
+  try {
+    validate_link_config(config, "/0");
+  } catch (const ConfigError& e) {
+    return e.what();
+  }
+  return "";
+}
+}  // namespace
+
+TEST_CASE("a link whose upstream is its own listen address is refused") {
+  CHECK(link_error("127.0.0.1:7001", "127.0.0.1:7001") ==
+        "/0/upstream: 127.0.0.1:7001 is the link's own listen address 127.0.0.1:7001: every connection would loop "
+        "back into the link");
+  CHECK(link_error("127.0.0.1:7001", "localhost:7001").starts_with(
+      "/0/upstream: localhost:7001 (127.0.0.1) is the link's own listen address"));
+  CHECK(link_error("0.0.0.0:7001", "127.0.0.1:7001").starts_with("/0/upstream: 127.0.0.1:7001 is the link's own"));
+  CHECK(link_error(":7001", "127.0.0.5:7001").starts_with("/0/upstream:"));  // 0.0.0.0 takes all of 127/8
+  CHECK(link_error("[::]:7001", "127.0.0.1:7001").starts_with("/0/upstream:"));  // dual stack
+  CHECK(link_error("127.0.0.1:7001", "0.0.0.0:7001").starts_with("/0/upstream:"));  // connecting to 0.0.0.0 is local
+  CHECK(link_error("127.0.0.1:7001", "[::ffff:127.0.0.1]:7001").starts_with("/0/upstream:"));
+  CHECK(link_error("localhost:7001", "127.0.0.1:7001").starts_with("/0/upstream:"));
+  // Not loops: another port, another loopback address, port 0 (picked by the kernel), IPv6 to an IPv4 listener.
+  CHECK(link_error("127.0.0.1:7001", "127.0.0.1:7002") == "");
+  CHECK(link_error("127.0.0.1:7001", "127.0.0.2:7001") == "");
+  CHECK(link_error("127.0.0.1:0", "127.0.0.1:7001") == "");
+  CHECK(link_error("0.0.0.0:7001", "[::1]:7001") == "");
+  CHECK(link_error("127.0.0.1:7001", "nosuch.invalid:7001") == "");  // does not resolve: connections say so
+}
+
+TEST_CASE("a listen host must be an IP address or localhost, named by its pointer") {
+  CHECK(link_error("nosuch.invalid:7001", "127.0.0.1:9") ==
+        "/0/listen: \"nosuch.invalid:7001\": the host must be an IP address or localhost");
+  CHECK(link_error("LOCALHOST:0", "127.0.0.1:9") == "");
+  CHECK(listen_address("LocalHost")->to_string() == "127.0.0.1");
+  CHECK(listen_address("::1")->to_string() == "::1");
+  CHECK(!listen_address("example.com"));
+}
+
+namespace {
+std::string config_error(const std::string& path) {
+  try {
+    read_json_file(path);
+  } catch (const ConfigError& e) {
+    return e.what();
+  }
+  return "";
+}
+
+struct ScratchDir {
+  std::filesystem::path path;
+  ScratchDir() {
+    std::string pattern = (std::filesystem::temp_directory_path() / "faultline-test.XXXXXX").string();
+    path = ::mkdtemp(pattern.data());
+  }
+  ~ScratchDir() { std::filesystem::remove_all(path); }
+};
+}  // namespace
+
+TEST_CASE("config files: only a regular file of at most 16 MiB, each refusal saying what the file is") {
+  ScratchDir dir;
+  const auto d = dir.path.string();
+  CHECK(config_error(d) == d + ": is a directory, not a JSON file");
+  CHECK(config_error("/dev/zero") == "/dev/zero: is a character device, not a regular file");
+  CHECK(config_error(d + "/nope.json") == d + "/nope.json: cannot open file: No such file or directory");
+  REQUIRE(::mkfifo((d + "/pipe").c_str(), 0600) == 0);
+  CHECK(config_error(d + "/pipe") == d + "/pipe: is a pipe, not a regular file");  // and does not wait for a writer
+
+  const auto big = d + "/big.json";
+  { std::ofstream create(big); }
+  std::filesystem::resize_file(big, kMaxJsonFileBytes + 1);
+  CHECK(config_error(big) == big + ": is 16777217 bytes; a config file may hold at most 16 MiB (16777216 bytes)");
+
+  const auto fine = d + "/fine.json";
+  std::ofstream(fine) << R"([{"name":"a","upstream":"127.0.0.1:9"}])";
+  CHECK(read_json_file(fine)[0]["name"] == "a");
+
+  const auto deep = d + "/deep.json";
+  std::ofstream(deep) << R"([{"name":"a","upstream":"127.0.0.1:9","max_message":)" << std::string(100000, '[')
+                      << std::string(100000, ']') << "}]";
+  CHECK(config_error(deep).starts_with(deep + ": nests deeper than 512 levels"));
 }

@@ -1,6 +1,9 @@
 // Seeded replay, and bad input on the data path: unreachable upstreams,
 // clients that vanish or send garbage. Every other connection keeps working.
 
+#include <sys/resource.h>
+#include <unistd.h>
+
 #include "tests/proxy/harness.hpp"
 
 using namespace faultline;
@@ -64,6 +67,32 @@ TEST_CASE("an upstream that refuses: the client is closed, the event says why, t
   Client ok(good);
   ok.send("fine");
   CHECK(ok.read_exactly(4) == "fine");
+}
+
+TEST_CASE("out of descriptors, a failed upstream connect gives the real reason, not \"Operation canceled\"") {
+  Upstream up(Upstream::echo());
+  ProxyHarness proxy(7, 0);  // sessions on the proxy's own thread
+  // slow_open holds the upstream connect for a while after the client's connection is accepted.
+  const auto port = proxy.link("fds", up.port(), {byte_fault("wait", "slow_open", "upstream", {{"delay", 500}})});
+  Client c(port);
+  REQUIRE(proxy.wait_for_event("conn.open", [](const Event&) { return true; }));
+  // No descriptor left: the lowest free one is over the limit.
+  rlimit saved{};
+  REQUIRE(::getrlimit(RLIMIT_NOFILE, &saved) == 0);
+  const int lowest_free = ::dup(0);
+  REQUIRE(lowest_free >= 0);
+  ::close(lowest_free);
+  rlimit lowered = saved;
+  lowered.rlim_cur = static_cast<rlim_t>(lowest_free);
+  REQUIRE(::setrlimit(RLIMIT_NOFILE, &lowered) == 0);
+  const bool closed = proxy.wait_for_event("conn.close", [](const Event&) { return true; });
+  ::setrlimit(RLIMIT_NOFILE, &saved);
+  REQUIRE(closed);
+  const auto reason = proxy.history("conn.close").front().fields["reason"].get<std::string>();
+  CHECK(reason == "upstream 127.0.0.1:" + std::to_string(up.port()) + ": Too many open files");
+  Client again(port);  // descriptors back: the link serves
+  again.send("ok");
+  CHECK(again.read_exactly(2) == "ok");
 }
 
 TEST_CASE("clients that vanish mid-stream or send garbage do not disturb other connections") {
