@@ -10,6 +10,7 @@ here=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 
 packages=(
   build-essential cmake pkg-config git
+  clang-16                                   # builds the faultline users run (README, "Building")
   libboost1.81-dev
   nlohmann-json3-dev libcli11-dev libspdlog-dev libfmt-dev doctest-dev
   libnl-3-dev libnl-route-3-dev libpcap-dev
@@ -19,7 +20,9 @@ if [ "$build_only" -eq 0 ]; then
     iproute2 procps                          # tests: namespaces, veth, qdiscs
     qemu-system-x86 busybox-static cpio      # tests/netem/vm: the netem lane in a VM
     haproxy socat iperf3                     # bench/
-    clang libclang-rt-14-dev                 # the sanitizer test lane and fuzz/: clang, libFuzzer, sanitizer runtimes
+    libclang-rt-16-dev                       # the sanitizer test lane and fuzz/: libFuzzer, sanitizer runtimes
+    clang libclang-rt-14-dev                 # fuzz/run.sh with FUZZ_CXX=clang++ (a second compiler's fuzzing)
+    python3                                  # tests/hostile/run.py
   )
   command -v node >/dev/null || packages+=(nodejs)
   command -v npm >/dev/null || packages+=(npm)
