@@ -1,6 +1,7 @@
 // faultline: network chaos and fault injection for MCP clients and servers.
 
 #include <sys/prctl.h>
+#include <sys/resource.h>
 
 #include <spdlog/spdlog.h>
 #include <spdlog/sinks/stdout_color_sinks.h>
@@ -25,6 +26,12 @@ constexpr Register kCommands[] = {
 int main(int argc, char** argv) {
   // Timers wake on time: the default 50 us slack would show up in latency fidelity.
   prctl(PR_SET_TIMERSLACK, 1UL, 0UL, 0UL, 0UL);
+  // A link holds two descriptors per connection: take every descriptor the hard
+  // limit allows (the soft limit is often 1024, about 500 connections).
+  if (rlimit fds{}; getrlimit(RLIMIT_NOFILE, &fds) == 0 && fds.rlim_cur < fds.rlim_max) {
+    fds.rlim_cur = fds.rlim_max;
+    setrlimit(RLIMIT_NOFILE, &fds);
+  }
   CLI::App app{"faultline: network chaos and fault injection for MCP clients and servers"};
   app.set_version_flag("--version", std::string("faultline ") + FAULTLINE_VERSION);
   app.require_subcommand(1);

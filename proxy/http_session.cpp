@@ -963,7 +963,7 @@ asio::awaitable<bool> HttpSession::connect_upstream() {
     emit("http.upstream_error", {{"upstream", upstream_.to_string()}, {"error", "does not resolve: " + rec.message()}});
     co_return false;
   }
-  auto [cec, ep] = co_await asio::async_connect(server_, endpoints, use_tuple);
+  const auto cec = co_await faultline::connect_upstream(server_, endpoints);
   if (closing_) co_return false;
   if (cec) {
     ++link_->stats().connections_failed;

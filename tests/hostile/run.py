@@ -342,14 +342,19 @@ def run_cli_case(case, binary, work, timeout):
         raise CaseFailed(f"the error is not short ({len(err_text.splitlines())} lines): {' | '.join(first)}")
 
 
-def start_proxy(binary, links, work, extra=()):
+def start_proxy(binary, links, work, extra=(), soft_nofile=None):
     config = work / "links.json"
     config.write_text(json.dumps(links))
     events = work / "events.jsonl"
     err = open(work / "proxy.err", "wb")
+    def limits():  # the soft limit a user's shell usually gives (the hard one stays)
+        if soft_nofile:
+            resource.setrlimit(resource.RLIMIT_NOFILE, (soft_nofile, resource.getrlimit(resource.RLIMIT_NOFILE)[1]))
+
     proc = subprocess.Popen([binary, "proxy", "--config", str(config), "--events", str(events),
                              "--threads", "2", *extra],
-                            stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=err, start_new_session=True)
+                            stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=err, start_new_session=True,
+                            preexec_fn=limits)
     deadline = time.monotonic() + 10
     ports = [int(l["listen"].rsplit(":", 1)[1]) for l in links]
     while time.monotonic() < deadline:
@@ -389,6 +394,19 @@ def send_input(case, port):
         if vanish:
             s.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
             s.close()
+    if case.get("hold") and payload:  # every connection, still open, answers
+        silent = 0
+        for s in socks:
+            s.settimeout(wait)
+            try:
+                if not s.recv(len(payload)):
+                    silent += 1
+            except OSError:
+                silent += 1
+        if silent or len(socks) < count:
+            for s in socks:
+                s.close()
+            raise CaseFailed(f"{silent + count - len(socks)} of {count} connections held open got no answer")
     answer = b""
     if socks and not vanish:
         s = socks[0]
@@ -446,7 +464,7 @@ def run_wire_case(case, binary, work, timeout):
         {"name": "control", "protocol": protocol, "listen": f"{LOOPBACK}:{control_port}",
          "upstream": f"{LOOPBACK}:{control_up.port}"},
     ]
-    proc = start_proxy(binary, links, work)
+    proc = start_proxy(binary, links, work, soft_nofile=case.get("soft_nofile"))
     try:
         started = time.monotonic()
         ws = "ws_send" in case or isinstance(behaviour, dict) and "ws_push" in behaviour
