@@ -15,7 +15,7 @@ echo "cpu: $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //') (
 echo "A: $a"
 echo "B: $b"
 server=$(free_port)
-iperf3 -s -p "$server" -D --logfile "$work/iperf-server.log"
+iperf3 -s -p "$server" >"$work/iperf-server.log" 2>&1 &
 declare -A port
 for which in A B; do
   bin=$a; [ "$which" = B ] && bin=$b
