@@ -309,6 +309,16 @@ CONTROL_UPSTREAM = {"tcp": "echo", "http": "mcp_http", "websocket": "ws_echo"}
 
 # ---------------------------------------------------------------- case kinds
 
+def finish(proc, timeout):
+    """What a case's process printed once it exited; its whole group is killed when it hangs."""
+    try:
+        return proc.communicate(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        os.killpg(proc.pid, signal.SIGKILL)
+        proc.communicate()
+        raise CaseFailed(f"still running after {timeout} s (hung)") from None
+
+
 def run_cli_case(case, binary, work, timeout):
     subst = {"work": str(work), "port": str(free_port())}
     for name, content in case.get("files", {}).items():
@@ -323,12 +333,7 @@ def run_cli_case(case, binary, work, timeout):
 
     proc = subprocess.Popen([binary, *args], stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
                             stderr=subprocess.PIPE, preexec_fn=limits, cwd=work)
-    try:
-        out, err = proc.communicate(timeout=timeout)
-    except subprocess.TimeoutExpired:
-        os.killpg(proc.pid, signal.SIGKILL)
-        proc.communicate()
-        raise CaseFailed(f"still running after {timeout} s (hung)") from None
+    out, err = finish(proc, timeout)
     err_text = err.decode(errors="replace")
     first = err_text.strip().splitlines()[:3]
     if proc.returncode < 0:
@@ -512,12 +517,7 @@ def run_script_case(path, binary, work, timeout):
     env = dict(os.environ, FAULTLINE=binary, WORK=str(work))
     proc = subprocess.Popen(["bash", str(path)], env=env, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
                             stderr=subprocess.STDOUT, start_new_session=True, cwd=work)
-    try:
-        out, _ = proc.communicate(timeout=timeout)
-    except subprocess.TimeoutExpired:
-        os.killpg(proc.pid, signal.SIGKILL)
-        proc.communicate()
-        raise CaseFailed(f"still running after {timeout} s (hung)") from None
+    out, _ = finish(proc, timeout)
     lines = out.decode(errors="replace").strip().splitlines()
     if proc.returncode == SKIPPED:
         raise CaseSkipped(" | ".join(lines[-1:]))
