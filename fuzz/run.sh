@@ -8,6 +8,7 @@
 #   FUZZ_CC / FUZZ_CXX   the compiler (default clang / clang++), e.g. FUZZ_CC=clang-16 FUZZ_CXX=clang++-16
 #   FUZZ_BUILD_DIR       the build directory (default build-fuzz-clang<major version>)
 #   FUZZ_JOBS            build jobs (default 2)
+#   FUZZ_NO_BUILD=1      run the targets as last built (while others edit the tree, say)
 #   FUZZ_SOURCE_DIR      build from another source tree (a reduced project)
 # A target's seeds are fuzz/seeds/<name>/ (read-only) and its dictionary, if
 # any, fuzz/<name>.dict; the corpus grows in <build>/fuzz-corpus/<target>/.
@@ -33,12 +34,14 @@ major=$("$cxx" -dumpversion | cut -d. -f1)
 case $("$cxx" --version) in *clang*) ;; *) echo "fuzz: $cxx is not clang" >&2; exit 2 ;; esac
 build_dir=${FUZZ_BUILD_DIR:-$here/build-fuzz-clang$major}
 
-cmake -S "$source_dir" -B "$build_dir" \
-  -DCMAKE_C_COMPILER="$cc" -DCMAKE_CXX_COMPILER="$cxx" \
-  -DCMAKE_BUILD_TYPE=RelWithDebInfo \
-  -DFAULTLINE_SANITIZE=ON \
-  -DCMAKE_CXX_FLAGS="-fsanitize=fuzzer-no-link" >/dev/null
-cmake --build "$build_dir" --target "${targets[@]}" -j "$jobs"
+if [ -z "${FUZZ_NO_BUILD:-}" ]; then
+  cmake -S "$source_dir" -B "$build_dir" \
+    -DCMAKE_C_COMPILER="$cc" -DCMAKE_CXX_COMPILER="$cxx" \
+    -DCMAKE_BUILD_TYPE=RelWithDebInfo \
+    -DFAULTLINE_SANITIZE=ON \
+    -DCMAKE_CXX_FLAGS="-fsanitize=fuzzer-no-link" >/dev/null
+  cmake --build "$build_dir" --target "${targets[@]}" -j "$jobs"
+fi
 [ "$seconds" != 0 ] || { echo "fuzz: built ${targets[*]} in $build_dir (0 seconds: no run)"; exit 0; }
 
 failed=()
