@@ -4,6 +4,7 @@
 # line for the episode, not one per failed accept), says when accepting works
 # again, and answers once the connections are gone.
 set -u
+[ "${FAULTLINE_SANITIZED:-0}" = 1 ] && { echo "a sanitizer build: its runtimes need descriptors of their own"; exit 77; }
 pid=
 cleanup() { [ -n "$pid" ] && { kill "$pid" 2>/dev/null; wait "$pid" 2>/dev/null; }; }
 trap cleanup EXIT
