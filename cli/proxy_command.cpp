@@ -47,6 +47,7 @@ struct ProxyOptions {
 
 void check_upstream_resolves(const std::string& upstream, const std::string& where) {
   auto hp = parse_host_port(upstream);
+  if (!hp) return;  // not HOST:PORT: validation names it
   boost::asio::io_context io;
   boost::asio::ip::tcp::resolver resolver(io);
   boost::system::error_code ec;

@@ -70,7 +70,7 @@ std::optional<std::int64_t> AttributeReader::optional_integer(const std::string&
   const auto range = [&] { return "must be from " + std::to_string(min) + " to " + std::to_string(max); };
   if (value->is_number_integer()) {  // exact, whatever its size
     if (value->is_number_unsigned() && value->get<std::uint64_t>() > static_cast<std::uint64_t>(max))
-      throw ConfigError(where, range() + ", got " + value->dump());
+      throw ConfigError(where, range() + ", got " + value->dump(-1, ' ', false, nlohmann::json::error_handler_t::replace));
     const auto n = value->get<std::int64_t>();
     if (n < min || n > max) throw ConfigError(where, range() + ", got " + std::to_string(n));
     return n;
@@ -123,7 +123,8 @@ int AttributeReader::signal(const std::string& key, int fallback) {
   if (value->is_number_integer() && value->get<std::int64_t>() >= 1 && value->get<std::int64_t>() <= 64)
     signo = static_cast<int>(value->get<std::int64_t>());
   if (!signo)
-    throw ConfigError(pointer_ + "/" + key, "must be a signal name (SIGKILL, TERM, ...) or number, got " + value->dump());
+    throw ConfigError(pointer_ + "/" + key, "must be a signal name (SIGKILL, TERM, ...) or number, got " +
+                                                  value->dump(-1, ' ', false, nlohmann::json::error_handler_t::replace));
   return *signo;
 }
 

@@ -27,7 +27,7 @@ double parse_probability(const nlohmann::json& value, const std::string& where, 
   } else {
     throw ConfigError(where, "must be a number from 0 to 1");
   }
-  if (!(p >= 0.0 && p <= 1.0)) throw ConfigError(where, "must be from 0 to 1, got " + value.dump());
+  if (!(p >= 0.0 && p <= 1.0)) throw ConfigError(where, "must be from 0 to 1, got " + value.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace));
   return p;
 }
 

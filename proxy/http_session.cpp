@@ -96,7 +96,9 @@ std::string request_head(const Request& req) {
 
 std::string response_head(const http::response_header<>& h) {
   std::string out = h.version() == 10 ? "HTTP/1.0 " : "HTTP/1.1 ";
-  out += std::to_string(h.result_int());
+  char status[8];  // three digits always: Beast accepts "000", which "0" would not reproduce
+  std::snprintf(status, sizeof status, "%03u", h.result_int() % 1000);
+  out += status;
   out += ' ';
   out += h.reason();
   out += "\r\n";

@@ -24,7 +24,7 @@ auto as_api_error(F&& f) -> decltype(f()) {
 std::optional<std::uint64_t> read_max_message(const nlohmann::json& value, const std::string& where) {
   if (value.is_null()) return std::nullopt;
   if (!value.is_number_integer() || (!value.is_number_unsigned() && value.get<std::int64_t>() < 0))
-    throw ConfigError(where, max_message_range() + ", got " + value.dump());
+    throw ConfigError(where, max_message_range() + ", got " + value.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace));
   return value.get<std::uint64_t>();
 }
 

@@ -83,6 +83,10 @@ nlohmann::json read_json_file(const std::string& path) {
     std::string what = e.what();
     if (auto at = what.find("] "); at != std::string::npos) what = what.substr(at + 2);
     throw ConfigError(path, what);
+  } catch (const nlohmann::json::exception& e) {  // a number too large for a double, say
+    std::string what = e.what();
+    if (auto at = what.find("] "); at != std::string::npos) what = what.substr(at + 2);
+    throw ConfigError(path, what);
   }
 }
 
