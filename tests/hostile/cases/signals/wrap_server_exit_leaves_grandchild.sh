@@ -10,7 +10,9 @@ grace_ms=2000    # wrap --shutdown-ms: SIGTERM to SIGKILL (long enough to see th
 # shellcheck source=../../lib/wrap_tree.sh
 source "$(dirname "${BASH_SOURCE[0]}")/../../lib/wrap_tree.sh"
 
-start_wrap "(trap '' TERM; exec sleep $mark) & exit 0"
+# The server exits once its child runs the sleep: exiting sooner, the child could
+# be ended before it set its trap, and there would be nothing left to check.
+start_wrap "(trap '' TERM; exec sleep $mark) & while ! pgrep -f '^sleep $mark\$' >/dev/null; do sleep 0.01; done; exit 0"
 exit_within "$wrap" $((grace_ms + 4000)) "after its server exited"
 left=$(settle 1000 any $tree) || fail "server exited on its own: left behind after wrap exited (in $took ms): $left"
 [ "$rc" -eq 0 ] || fail "server exited 0: wrap exit code $rc, want 0"
