@@ -9,6 +9,7 @@
 #include <string_view>
 
 #include <boost/beast/http/fields.hpp>
+#include <boost/beast/http/message.hpp>
 
 namespace faultline {
 
@@ -23,5 +24,12 @@ std::optional<std::string> framing_problem(const boost::beast::http::fields& fie
 // header or the trailers, whose lines must end in CRLF), or npos. The parser
 // would wait for a CRLF that never comes.
 std::size_t bare_line_feed_at(std::string_view unparsed);
+
+// A head as the link forwards it, from the parsed fields as received (names
+// keep their case); a status always in three digits.
+std::string request_head(const boost::beast::http::request_header<>& head);
+std::string response_head(const boost::beast::http::response_header<>& head);
+// One chunk of a chunked body: its size in hex, CRLF, the data, CRLF.
+std::string chunk(std::string_view data);
 
 }  // namespace faultline

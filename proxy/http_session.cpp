@@ -72,49 +72,6 @@ std::string query_param(std::string_view target, std::string_view name) {
   return {};
 }
 
-// Header blocks written from the parsed fields as received (names keep their case).
-template <class Fields>
-void append_fields(const Fields& fields, std::string& out) {
-  for (const auto& f : fields) {
-    out += f.name_string();
-    out += ": ";
-    out += f.value();
-    out += "\r\n";
-  }
-  out += "\r\n";
-}
-
-std::string request_head(const Request& req) {
-  std::string out;
-  out += req.method_string();
-  out += ' ';
-  out += req.target();
-  out += req.version() == 10 ? " HTTP/1.0\r\n" : " HTTP/1.1\r\n";
-  append_fields(req.base(), out);
-  return out;
-}
-
-std::string response_head(const http::response_header<>& h) {
-  std::string out = h.version() == 10 ? "HTTP/1.0 " : "HTTP/1.1 ";
-  char status[8];  // three digits always: Beast accepts "000", which "0" would not reproduce
-  std::snprintf(status, sizeof status, "%03u", h.result_int() % 1000);
-  out += status;
-  out += ' ';
-  out += h.reason();
-  out += "\r\n";
-  append_fields(h, out);
-  return out;
-}
-
-std::string chunk(std::string_view data) {
-  char size[20];
-  const int n = std::snprintf(size, sizeof size, "%zx\r\n", data.size());
-  std::string out(size, static_cast<std::size_t>(n));
-  out += data;
-  out += "\r\n";
-  return out;
-}
-
 // The body for frames that leave a chain: one message, or a batch.
 std::string encode_frames(std::vector<WireFrame> frames) {
   if (frames.size() == 1 && !frames.front().frame.batch) return std::move(frames.front().frame.raw);
