@@ -154,11 +154,21 @@ struct ChildPipes {
   ::_exit(127);
 }
 
-// A process's state, parent and process group from /proc/PID/stat.
+// A process's state, parent, process group and pending signals from /proc/PID/stat.
 struct ProcStat {
   char state = 0;
   pid_t ppid = 0;
   pid_t pgrp = 0;
+  unsigned long long flags = 0;    // field 9: the kernel's task flags
+  unsigned long long pending = 0;  // field 31: the signals waiting for this task
+
+  // A SIGKILL already sent is queued before kill(2) returns, and once taken
+  // the task is marked exiting (PF_EXITING): either way it is as good as gone
+  // while /proc still shows it running.
+  bool dying() const {
+    constexpr unsigned long long kExiting = 0x4;
+    return (pending & (1ULL << (SIGKILL - 1))) != 0 || (flags & kExiting) != 0;
+  }
 };
 
 std::optional<ProcStat> read_stat(pid_t pid) {
@@ -172,7 +182,11 @@ std::optional<ProcStat> read_stat(pid_t pid) {
   const char* p = text.c_str() + close_paren + 2;
   s.state = *p;
   s.ppid = static_cast<pid_t>(std::strtol(p + 1, &end, 10));
-  s.pgrp = static_cast<pid_t>(std::strtol(end, nullptr, 10));
+  s.pgrp = static_cast<pid_t>(std::strtol(end, &end, 10));
+  for (int field = 6; field <= 8 && *end; ++field) std::strtoull(end, &end, 10);
+  s.flags = std::strtoull(end, &end, 10);
+  for (int field = 10; field <= 30 && *end; ++field) std::strtoull(end, &end, 10);
+  s.pending = std::strtoull(end, nullptr, 10);
   return s;
 }
 
@@ -320,7 +334,7 @@ std::vector<StdioChild::Remnant> StdioChild::scan() {
     const long pid = std::strtol(e->d_name, &end, 10);
     if (pid <= 0 || *end != '\0' || pid == watcher_ || pid == self) continue;
     const auto st = read_stat(static_cast<pid_t>(pid));
-    if (!st || st->state == 'Z' || st->state == 'X') continue;
+    if (!st || st->state == 'Z' || st->state == 'X' || st->dying()) continue;
     const bool ours = pid == pid_ || st->pgrp == pid_ || (options_.adopt_orphans && st->ppid == self);
     if (ours) out.push_back({static_cast<pid_t>(pid), st->pgrp});
   }
