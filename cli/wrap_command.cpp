@@ -17,7 +17,7 @@
 #include "cli/commands.hpp"
 #include "cli/number_options.hpp"
 #include "core/errors.hpp"
-#include "faults/fault_spec.hpp"
+#include "faults/byte_fault_spec.hpp"
 #include "faults/frame_fault_spec.hpp"
 #include "faults/frame_registry.hpp"
 #include "proxy/link.hpp"

@@ -16,37 +16,14 @@
 #include <boost/system/error_code.hpp>
 #include <nlohmann/json.hpp>
 
+#include "core/bytes.hpp"
+#include "core/clock.hpp"
+#include "core/direction.hpp"
 #include "core/rng.hpp"
 
 namespace faultline {
 
 namespace asio = boost::asio;
-using Clock = std::chrono::steady_clock;
-
-enum class Direction { upstream, downstream };  // client -> server, server -> client
-std::string_view to_string(Direction d);
-
-// An allocator that leaves new elements uninitialized: a read buffer is
-// written by the read, so zero-filling it first would be wasted work.
-template <class T>
-struct UninitializedAllocator : std::allocator<T> {
-  template <class U>
-  struct rebind {
-    using other = UninitializedAllocator<U>;
-  };
-  UninitializedAllocator() = default;
-  template <class U>
-  UninitializedAllocator(const UninitializedAllocator<U>&) noexcept {}
-  template <class U>
-  void construct(U* p) noexcept {
-    ::new (static_cast<void*>(p)) U;
-  }
-  template <class U, class... Args>
-  void construct(U* p, Args&&... args) {
-    ::new (static_cast<void*>(p)) U(std::forward<Args>(args)...);
-  }
-};
-using Bytes = std::vector<char, UninitializedAllocator<char>>;
 
 // Bytes as they arrived from one peer, stamped when they were read.
 struct Chunk {

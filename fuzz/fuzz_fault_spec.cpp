@@ -13,7 +13,7 @@
 #include <string_view>
 
 #include "core/errors.hpp"
-#include "faults/fault_spec.hpp"
+#include "faults/byte_fault_spec.hpp"
 #include "faults/frame_fault_spec.hpp"
 #include "faults/frame_registry.hpp"
 #include "fuzz/fuzz_check.hpp"

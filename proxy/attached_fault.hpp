@@ -18,8 +18,8 @@
 #include <boost/asio/steady_timer.hpp>
 #include <nlohmann/json.hpp>
 
-#include "faults/fault_chain.hpp"
-#include "faults/fault_spec.hpp"
+#include "faults/byte_chain.hpp"
+#include "faults/byte_fault_spec.hpp"
 #include "proxy/link_stats.hpp"
 
 namespace faultline {

@@ -15,8 +15,8 @@
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/steady_timer.hpp>
 
-#include "faults/fault_chain.hpp"
-#include "faults/fault_spec.hpp"
+#include "faults/byte_chain.hpp"
+#include "faults/byte_fault_spec.hpp"
 #include "proxy/attached_fault.hpp"
 #include "proxy/link_session.hpp"
 #include "proxy/wake_signal.hpp"

@@ -19,7 +19,7 @@
 #include <spdlog/spdlog.h>
 
 #include "core/rng.hpp"
-#include "faults/fault_chain.hpp"
+#include "faults/byte_chain.hpp"
 #include "faults/frame_chain.hpp"
 #include "faults/http_fault.hpp"
 #include "mcp/http_body.hpp"

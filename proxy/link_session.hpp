@@ -21,7 +21,7 @@
 #include <boost/asio/ip/tcp.hpp>
 
 #include "core/host_port.hpp"
-#include "faults/fault_spec.hpp"
+#include "faults/byte_fault_spec.hpp"
 
 namespace faultline {
 

@@ -15,7 +15,7 @@
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/use_awaitable.hpp>
 
-#include "faults/byte_fault.hpp"  // Clock
+#include "core/clock.hpp"
 
 namespace faultline {
 

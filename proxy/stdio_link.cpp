@@ -21,7 +21,7 @@
 #include "core/errors.hpp"
 #include "core/rng.hpp"
 #include "faults/attribute_reader.hpp"
-#include "faults/fault_chain.hpp"
+#include "faults/byte_chain.hpp"
 #include "faults/frame_chain.hpp"
 #include "mcp/ndjson_codec.hpp"
 #include "mcp/session.hpp"

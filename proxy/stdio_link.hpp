@@ -18,7 +18,7 @@
 #include <boost/asio/any_io_executor.hpp>
 
 #include "core/event_log.hpp"
-#include "faults/fault_spec.hpp"
+#include "faults/byte_fault_spec.hpp"
 #include "faults/frame_fault_spec.hpp"
 
 namespace faultline {

@@ -19,7 +19,7 @@
 #include <spdlog/spdlog.h>
 
 #include "core/rng.hpp"
-#include "faults/fault_chain.hpp"
+#include "faults/byte_chain.hpp"
 #include "faults/frame_chain.hpp"
 #include "faults/ws_frame_fault.hpp"
 #include "mcp/ndjson_codec.hpp"

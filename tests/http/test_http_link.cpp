@@ -8,7 +8,7 @@
 #include <regex>
 
 #include "core/errors.hpp"
-#include "faults/fault_spec.hpp"
+#include "faults/byte_fault_spec.hpp"
 #include "proxy/link.hpp"
 #include "tests/proxy/harness.hpp"
 

@@ -12,8 +12,8 @@
 #include "core/errors.hpp"
 #include "core/host_port.hpp"
 #include "core/rng.hpp"
-#include "faults/fault_spec.hpp"
-#include "faults/registry.hpp"
+#include "faults/byte_fault_spec.hpp"
+#include "faults/byte_registry.hpp"
 #include "proxy/link.hpp"
 #include "proxy/proxy_config.hpp"
 

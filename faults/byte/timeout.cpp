@@ -3,7 +3,7 @@
 // open forever. Removing the fault releases what it held, in order.
 #include <chrono>
 
-#include "faults/registry.hpp"
+#include "faults/byte_registry.hpp"
 
 namespace faultline {
 namespace {

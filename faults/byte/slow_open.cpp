@@ -3,7 +3,7 @@
 // own connect succeeds at once; its first bytes wait with the upstream.
 #include <chrono>
 
-#include "faults/registry.hpp"
+#include "faults/byte_registry.hpp"
 
 namespace faultline {
 namespace {

@@ -1,7 +1,7 @@
 // Each frame fault, and the chain's match and probability, against a fake
 // context: no pipes, no sleeping.
 
-#include "tests/stdio/frame_harness.hpp"
+#include "tests/faults/frame_harness.hpp"
 
 using namespace faultline;
 using namespace faultline::test;

@@ -1,7 +1,7 @@
 // down: the link is down. The link stops listening (new connections are
 // refused) and every open connection is closed; removing the fault brings the
 // link back up.
-#include "faults/registry.hpp"
+#include "faults/byte_registry.hpp"
 
 namespace faultline {
 namespace {

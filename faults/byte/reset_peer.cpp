@@ -2,7 +2,7 @@
 // connection: both peers see a real RST (SO_LINGER 0), as in Toxiproxy.
 #include <chrono>
 
-#include "faults/registry.hpp"
+#include "faults/byte_registry.hpp"
 
 namespace faultline {
 namespace {

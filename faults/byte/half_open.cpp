@@ -2,7 +2,7 @@
 // direction vanish, and so does the sender's FIN or RST: both sockets stay
 // open, and the receiver never hears a thing. Removing the fault lets a held
 // close through; the bytes it swallowed are gone, as on a real black hole.
-#include "faults/registry.hpp"
+#include "faults/byte_registry.hpp"
 
 namespace faultline {
 namespace {

@@ -1,4 +1,4 @@
-#include "faults/fault_spec.hpp"
+#include "faults/byte_fault_spec.hpp"
 
 #include <set>
 
@@ -6,7 +6,7 @@
 #include "faults/fault_text.hpp"
 #include "faults/fault_wrapper.hpp"
 #include "faults/frame_registry.hpp"
-#include "faults/registry.hpp"
+#include "faults/byte_registry.hpp"
 
 namespace faultline {
 namespace {

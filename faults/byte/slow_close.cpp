@@ -2,7 +2,7 @@
 // peer `delay` ms later; data before it is untouched.
 #include <chrono>
 
-#include "faults/registry.hpp"
+#include "faults/byte_registry.hpp"
 
 namespace faultline {
 namespace {

@@ -1,8 +1,6 @@
-#include "faults/fault_chain.hpp"
+#include "faults/byte_chain.hpp"
 
 namespace faultline {
-
-std::string_view to_string(Direction d) { return d == Direction::upstream ? "upstream" : "downstream"; }
 
 std::string_view to_string(StreamEnd::Kind k) {
   switch (k) {

@@ -5,7 +5,7 @@
 #include <chrono>
 
 #include "core/errors.hpp"
-#include "faults/registry.hpp"
+#include "faults/byte_registry.hpp"
 
 namespace faultline {
 namespace {

@@ -1,6 +1,6 @@
 // limit_data: lets `bytes` bytes through in this direction, then closes the
 // connection (the peer gets exactly that many bytes and a FIN).
-#include "faults/registry.hpp"
+#include "faults/byte_registry.hpp"
 
 namespace faultline {
 namespace {

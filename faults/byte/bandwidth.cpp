@@ -4,7 +4,7 @@
 #include <algorithm>
 #include <chrono>
 
-#include "faults/registry.hpp"
+#include "faults/byte_registry.hpp"
 
 namespace faultline {
 namespace {

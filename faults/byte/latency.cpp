@@ -3,7 +3,7 @@
 // faults is not added again.
 #include <chrono>
 
-#include "faults/registry.hpp"
+#include "faults/byte_registry.hpp"
 
 namespace faultline {
 namespace {

@@ -6,8 +6,8 @@
 #include <boost/asio/io_context.hpp>
 #include <doctest/doctest.h>
 
-#include "faults/fault_chain.hpp"
-#include "faults/fault_spec.hpp"
+#include "faults/byte_chain.hpp"
+#include "faults/byte_fault_spec.hpp"
 
 using namespace faultline;
 using namespace std::chrono_literals;
