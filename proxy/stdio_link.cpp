@@ -35,6 +35,9 @@ using asio::posix::stream_descriptor;
 namespace {
 constexpr auto use_tuple = asio::as_tuple(asio::use_awaitable);
 constexpr std::size_t kReadBytes = 64 * 1024;
+// Bytes waiting to be written to one side, past which a writer waits for the
+// write in flight (the first writer drains the outbox, later ones append).
+constexpr std::size_t kOutboxWaitBytes = 1 << 20;
 
 mcp::Peer sender_of(Direction d) { return d == Direction::upstream ? mcp::Peer::client : mcp::Peer::server; }
 
@@ -201,13 +204,19 @@ class AttachedFrameFault final : public AttachedFrameStage, public FrameStageCon
 // ---------------------------------------------------------------- StdioDirection
 
 // One direction: reader -> decoder -> queue -> pump -> frame chain -> this sink -> writer.
+//
+// A line longer than max_message is not decoded past that size: it is recorded
+// as one invalid frame and then passed on whole, bypassing the frame faults,
+// as it arrives (its first max_message bytes, then the rest piece by piece up
+// to its newline), so it is never held in memory all at once.
 class StdioDirection final : public FrameSink {
  public:
   StdioDirection(StdioRun& run, Direction dir, stream_descriptor& from, stream_descriptor& to)
       : run_(run), dir_(dir), from_(from), to_(to),
         decoder_(mcp::NdjsonOptions{.max_frame_bytes = run.options().max_message,
                                     .limits = {.defer_message = true}}),  // DOM built only when needed
-        data_ready_(run.executor()), space_ready_(run.executor()), tasks_done_(run.executor()) {}
+        data_ready_(run.executor()), space_ready_(run.executor()), tasks_done_(run.executor()),
+        written_(run.executor()), long_line_done_(run.executor()) {}
 
   void attach(const FrameFaultSpec& spec) {
     auto fault = std::make_shared<AttachedFrameFault>(run_, *this, spec);
@@ -255,12 +264,25 @@ class StdioDirection final : public FrameSink {
     data_ready_.notify();
     space_ready_.notify();
     tasks_done_.notify();
+    written_.notify();
+    long_line_done_.notify();
   }
   std::uint64_t frames_discarded() const { return discarded_; }
 
  private:
+  // What the reader queues for the pump, in the order it was read.
   struct Item {
-    std::optional<WireFrame> frame;  // empty: the end of the input
+    enum Kind {
+      decoded,     // a message (or one member of a batch): through the frame chain
+      long_line,   // a piece of a line longer than max_message: passed on as it is
+      input_end,   // the end of the input
+    } kind = decoded;
+    WireFrame frame;           // decoded
+    std::string bytes;         // long_line
+    bool starts_line = false;  // long_line: its first max_message bytes (the invalid frame's)
+    bool ends_line = false;    // long_line: ends with the line's newline
+    Clock::time_point arrival{};
+    std::size_t size() const { return kind == decoded ? frame.frame.raw.size() : bytes.size(); }
   };
   // Where the byte chain delivers: the writer.
   class ByteOut final : public ChainSink {
@@ -277,9 +299,25 @@ class StdioDirection final : public FrameSink {
    private:
     StdioDirection& d_;
   };
+  // Reading: what arrived is split at newlines, each piece decoded and queued.
+  void take(std::string_view chunk, Clock::time_point arrival);
+  void take_piece(std::string_view piece, bool ends_line, Clock::time_point arrival);
+  void queue_frames(Clock::time_point arrival);
+  void queue_long_line(std::string bytes, bool starts_line, bool ends_line, Clock::time_point arrival);
+  void end_input(const boost::system::error_code& ec);
+  void push(Item item);
+  Item pop();
+  // Pumping: one message, a batch's members, a piece of a long line.
+  asio::awaitable<void> pump_frame(Item item);
+  asio::awaitable<void> pump_batch(Item first);
+  asio::awaitable<void> pass_on(Item piece);
+  void end_long_line();
+
   asio::awaitable<void> send(std::string bytes);
-  // Writes a line's bytes through this direction's byte faults.
+  // Writes a whole line's bytes, once no long line is being passed on.
   asio::awaitable<void> write_line(std::string bytes, Clock::time_point arrival);
+  // Writes bytes through this direction's byte faults.
+  asio::awaitable<void> write_bytes(std::string bytes, Clock::time_point arrival);
   asio::awaitable<void> flush_batch();
   void request_end();
   void finish_output(std::string_view why);
@@ -289,11 +327,17 @@ class StdioDirection final : public FrameSink {
   stream_descriptor& from_;
   stream_descriptor& to_;
   mcp::NdjsonDecoder decoder_;
+  std::vector<mcp::Frame> frames_;  // what the decoder made of one piece
+  std::size_t line_bytes_ = 0;      // read of the current line so far (before this piece)
+  bool in_long_line_ = false;       // reading a line past max_message, up to its newline
   std::deque<Item> queue_;
   std::size_t queued_bytes_ = 0;
   WakeSignal data_ready_;
   WakeSignal space_ready_;
   WakeSignal tasks_done_;
+  Broadcast written_;         // the writer wrote (some of) the outbox
+  Broadcast long_line_done_;  // the long line being passed on ended
+  bool long_line_open_ = false;  // its first bytes were written, its newline not yet
   std::vector<std::shared_ptr<AttachedFrameFault>> attached_;
   std::shared_ptr<FrameChain> chain_;
   ByteOut byte_out_{*this};
@@ -335,8 +379,6 @@ void AttachedFrameFault::close_output(std::string_view reason) { dir_.close_outp
 asio::awaitable<void> StdioDirection::read_loop() {
   auto self = run_.shared_from_this();
   std::vector<char> buffer(kReadBytes);
-  std::vector<mcp::Frame> frames;
-  const auto from = sender_of(dir_);
   while (!run_.finished()) {
     if (queued_bytes_ >= run_.options().max_queued_bytes) {
       co_await space_ready_.wait();
@@ -344,37 +386,104 @@ asio::awaitable<void> StdioDirection::read_loop() {
     }
     auto [ec, n] = co_await from_.async_read_some(asio::buffer(buffer), use_tuple);
     if (run_.finished()) break;
-    const auto arrival = Clock::now();
-    frames.clear();
     if (ec) {
-      decoder_.finish(frames);
-    } else {
-      decoder_.feed(std::string_view(buffer.data(), n), frames);
-    }
-    for (auto& f : frames) {
-      WireFrame wf;
-      wf.method = run_.observe(from, f, arrival, false);
-      wf.frame = std::move(f);
-      wf.arrival = arrival;
-      if (output_closed_) {
-        ++discarded_;  // close_stdout: what comes afterwards is read and dropped
-        continue;
-      }
-      queued_bytes_ += wf.frame.raw.size();
-      queue_.push_back(Item{std::move(wf)});
-    }
-    if (ec) {
-      input_done_ = true;
-      run_.emit("stdio.eof", {{"direction", to_string(dir_)},
-                              {"from", mcp::to_string(from)},
-                              {"bytes", decoder_.bytes_fed()},
-                              {"how", ec == asio::error::eof ? "eof" : ec.message()}});
-      queue_.push_back(Item{std::nullopt});
-      data_ready_.notify();
+      end_input(ec);
       co_return;
     }
+    take(std::string_view(buffer.data(), n), Clock::now());
     data_ready_.notify();
   }
+}
+
+// Decodes what arrived one piece at a time, each piece ending at a newline or
+// at the end of the chunk: the decoder reports a line over max_message in the
+// piece that takes it over, so that piece is where the rest of the line starts.
+void StdioDirection::take(std::string_view chunk, Clock::time_point arrival) {
+  while (!chunk.empty()) {
+    const auto newline = chunk.find('\n');
+    const bool ends_line = newline != std::string_view::npos;
+    const std::size_t size = ends_line ? newline + 1 : chunk.size();
+    take_piece(chunk.substr(0, size), ends_line, arrival);
+    chunk.remove_prefix(size);
+  }
+}
+
+void StdioDirection::take_piece(std::string_view piece, bool ends_line, Clock::time_point arrival) {
+  frames_.clear();
+  if (in_long_line_) {
+    decoder_.feed(piece, frames_);  // skipped by the decoder (which counts its bytes) up to the newline
+    queue_long_line(std::string(piece), false, ends_line, arrival);
+  } else {
+    const auto long_lines_before = decoder_.oversized_lines();
+    decoder_.feed(piece, frames_);
+    if (decoder_.oversized_lines() == long_lines_before) {
+      queue_frames(arrival);
+    } else {
+      // The line just went over max_message. The decoder made one invalid frame
+      // of its first max_message bytes (from earlier pieces and this one); they
+      // are recorded and passed on, then the rest of the line as it comes.
+      in_long_line_ = true;
+      mcp::Frame& head = frames_.back();
+      run_.observe(sender_of(dir_), head, arrival, false);
+      const std::size_t head_here = std::min(piece.size(), head.raw.size() - line_bytes_);
+      queue_long_line(std::move(head.raw), true, false, arrival);
+      queue_long_line(std::string(piece.substr(head_here)), false, ends_line, arrival);
+    }
+  }
+  line_bytes_ = ends_line ? 0 : line_bytes_ + piece.size();
+  if (ends_line) in_long_line_ = false;
+}
+
+// Records what the decoder made of a piece and queues it for the pump.
+void StdioDirection::queue_frames(Clock::time_point arrival) {
+  for (auto& f : frames_) {
+    Item item{.kind = Item::decoded, .arrival = arrival};
+    item.frame.method = run_.observe(sender_of(dir_), f, arrival, false);
+    item.frame.frame = std::move(f);
+    item.frame.arrival = arrival;
+    if (output_closed_) {
+      ++discarded_;  // close_stdout: what comes afterwards is read and dropped
+      continue;
+    }
+    push(std::move(item));
+  }
+}
+
+void StdioDirection::queue_long_line(std::string bytes, bool starts_line, bool ends_line, Clock::time_point arrival) {
+  if (output_closed_) {
+    if (starts_line) ++discarded_;
+    return;
+  }
+  push(Item{.kind = Item::long_line, .bytes = std::move(bytes), .starts_line = starts_line, .ends_line = ends_line,
+            .arrival = arrival});
+}
+
+// The input ended (or failed): a last line without its newline is decoded too.
+void StdioDirection::end_input(const boost::system::error_code& ec) {
+  const auto arrival = Clock::now();
+  frames_.clear();
+  decoder_.finish(frames_);
+  queue_frames(arrival);
+  input_done_ = true;
+  run_.emit("stdio.eof", {{"direction", to_string(dir_)},
+                          {"from", mcp::to_string(sender_of(dir_))},
+                          {"bytes", decoder_.bytes_fed()},
+                          {"how", ec == asio::error::eof ? "eof" : ec.message()}});
+  push(Item{.kind = Item::input_end, .arrival = arrival});
+}
+
+void StdioDirection::push(Item item) {
+  queued_bytes_ += item.size();
+  queue_.push_back(std::move(item));
+  data_ready_.notify();
+}
+
+StdioDirection::Item StdioDirection::pop() {
+  Item item = std::move(queue_.front());
+  queue_.pop_front();
+  queued_bytes_ -= std::min(queued_bytes_, item.size());
+  space_ready_.notify();
+  return item;
 }
 
 asio::awaitable<void> StdioDirection::pump_loop() {
@@ -385,34 +494,65 @@ asio::awaitable<void> StdioDirection::pump_loop() {
       co_await data_ready_.wait();
       continue;
     }
-    Item item = std::move(queue_.front());
-    queue_.pop_front();
-    auto chain = chain_;
-    if (!item.frame) {
-      co_await chain->end(0);
-      co_return;
+    Item item = pop();
+    switch (item.kind) {
+      case Item::decoded:
+        co_await pump_frame(std::move(item));
+        break;
+      case Item::long_line:
+        co_await pass_on(std::move(item));
+        break;
+      case Item::input_end: {
+        end_long_line();  // the input ended inside it
+        auto chain = chain_;
+        co_await chain->end(0);
+        co_return;
+      }
     }
-    queued_bytes_ -= std::min(queued_bytes_, item.frame->frame.raw.size());
-    space_ready_.notify();
-    const auto batch = item.frame->frame.batch;
-    if (!batch) {
-      co_await chain->frame(0, std::move(*item.frame));
-      continue;
-    }
-    // A batch's members were queued together: what the faults let through of
-    // them leaves as one line, the original bytes when nothing changed.
-    batch_open_ = true;
-    co_await chain->frame(0, std::move(*item.frame));
-    while (!queue_.empty() && queue_.front().frame && queue_.front().frame->frame.batch &&
-           queue_.front().frame->frame.batch->text == batch->text) {
-      Item member = std::move(queue_.front());
-      queue_.pop_front();
-      queued_bytes_ -= std::min(queued_bytes_, member.frame->frame.raw.size());
-      co_await chain->frame(0, std::move(*member.frame));
-    }
-    batch_open_ = false;
-    co_await flush_batch();
   }
+}
+
+asio::awaitable<void> StdioDirection::pump_frame(Item item) {
+  if (item.frame.frame.batch) {
+    co_await pump_batch(std::move(item));
+    co_return;
+  }
+  auto chain = chain_;
+  co_await chain->frame(0, std::move(item.frame));
+}
+
+// A batch's members were queued together: what the faults let through of them
+// leaves as one line, the original bytes when nothing changed.
+asio::awaitable<void> StdioDirection::pump_batch(Item first) {
+  const auto batch = first.frame.frame.batch;
+  auto chain = chain_;
+  batch_open_ = true;
+  co_await chain->frame(0, std::move(first.frame));
+  while (!queue_.empty() && queue_.front().kind == Item::decoded && queue_.front().frame.frame.batch &&
+         queue_.front().frame.frame.batch->text == batch->text) {
+    Item member = pop();
+    co_await chain->frame(0, std::move(member.frame));
+  }
+  batch_open_ = false;
+  co_await flush_batch();
+}
+
+// A piece of a long line goes straight to the writer: the frame faults cannot
+// act on a message that was not decoded. Until its newline, other writes
+// (frames that faults held, replies a fault sends) wait, so none lands inside it.
+asio::awaitable<void> StdioDirection::pass_on(Item piece) {
+  if (piece.starts_line) long_line_open_ = true;
+  if (output_closed_ || closing_after_flush_) {
+    if (piece.starts_line) ++discarded_;
+  } else {
+    co_await write_bytes(std::move(piece.bytes), piece.arrival);
+  }
+  if (piece.ends_line) end_long_line();
+}
+
+void StdioDirection::end_long_line() {
+  long_line_open_ = false;
+  long_line_done_.notify();
 }
 
 asio::awaitable<void> StdioDirection::flush_batch() {
@@ -440,6 +580,11 @@ asio::awaitable<void> StdioDirection::write(WireFrame frame) {
 }
 
 asio::awaitable<void> StdioDirection::write_line(std::string bytes, Clock::time_point arrival) {
+  while (long_line_open_ && !output_closed_ && !run_.finished()) co_await long_line_done_.wait();
+  co_await write_bytes(std::move(bytes), arrival);
+}
+
+asio::awaitable<void> StdioDirection::write_bytes(std::string bytes, Clock::time_point arrival) {
   if (!byte_chain_) {
     co_await send(std::move(bytes));
     co_return;
@@ -458,6 +603,7 @@ asio::awaitable<void> StdioDirection::send(std::string bytes) {
     ++discarded_;
     co_return;
   }
+  while (writing_ && outbox_.size() >= kOutboxWaitBytes && !output_closed_ && !run_.finished()) co_await written_.wait();
   outbox_ += bytes;
   if (writing_) co_return;
   writing_ = true;
@@ -465,6 +611,7 @@ asio::awaitable<void> StdioDirection::send(std::string bytes) {
     std::string out;
     out.swap(outbox_);
     auto [ec, n] = co_await asio::async_write(to_, asio::buffer(out), use_tuple);
+    written_.notify();
     if (ec) {
       outbox_.clear();
       const std::string why = "write to " + std::string(mcp::to_string(mcp::other(sender_of(dir_)))) + ": " + ec.message();
@@ -474,6 +621,7 @@ asio::awaitable<void> StdioDirection::send(std::string bytes) {
     }
   }
   writing_ = false;
+  written_.notify();
   if (end_requested_) finish_output(end_reason_);
 }
 

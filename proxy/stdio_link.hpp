@@ -39,7 +39,9 @@ struct StdioLinkOptions {
   int client_out = 1;
   int client_err = 2;
   std::size_t max_queued_bytes = 8u << 20;  // per direction, before reading pauses
-  std::size_t max_message = 4u << 20;       // the longest line decoded; a longer one becomes one invalid frame
+  // The longest line decoded. A longer one is recorded as one invalid frame
+  // (its first max_message bytes) and passed on whole, streamed, undecoded.
+  std::size_t max_message = 4u << 20;
   std::size_t stderr_line_bytes = 2048;     // longer stderr lines are cut in the record
   int stderr_lines_per_second = 50;         // more are counted, not recorded
   // The server's orphans become this process's children, to be ended and

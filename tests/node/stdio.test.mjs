@@ -318,37 +318,44 @@ test('bytes pass through unchanged, including a line that is not JSON', async ()
   assert.equal(r.stdout, input);
 });
 
-test('--max-message: a longer line is recorded as invalid and only its first BYTES pass; shorter lines pass whole', async () => {
+test('--max-message: a longer line is recorded as invalid and passed on whole; frame faults still act after it', async () => {
   const line = (size) => {  // a notification of exactly `size` bytes
     const head = '{"jsonrpc":"2.0","method":"pad","params":{"p":"';
     return head + 'p'.repeat(size - head.length - 3) + '"}}';
   };
-  const input = line(1000) + '\n' + line(1024) + '\n' + line(2000) + '\n' + line(100) + '\n';
+  // After the long line, one notification for each direction's drop fault:
+  // they are dropped only if each direction decodes again after the long line.
+  const upDrop = '{"jsonrpc":"2.0","method":"drop-up"}';
+  const downDrop = '{"jsonrpc":"2.0","method":"drop-down"}';
+  const input = [line(1000), line(1024), line(2000), upDrop, downDrop, line(100)].join('\n') + '\n';
+  const faults = ['--fault', 'drop,stream=upstream,method=drop-up', '--fault', 'drop,stream=downstream,method=drop-down'];
   const run = async (args) => {
     const events = join(tmp, `max-message${++runs}.jsonl`);
-    const { child, done } = runWrap(['--events', events, ...args, '--', 'cat']);
+    const { child, done } = runWrap(['--events', events, ...args, ...faults, '--', 'cat']);
     child.stdin.end(input);
     return { ...(await done), events: readEvents(events) };
   };
+  const expected = [line(1000), line(1024), line(2000), line(100)].join('\n') + '\n';
 
   const small = await run(['--max-message', '1024']);
   assert.equal(small.code, 0);
-  const lines = small.stdout.split('\n');
-  assert.deepEqual(lines.map((l) => l.length), [1000, 1024, 1024, 100, 0]);
-  assert.equal(lines[0], line(1000));
-  assert.equal(lines[1], line(1024));
-  assert.equal(lines[2], line(2000).slice(0, 1024));
-  assert.equal(lines[3], line(100));
-  const invalid = small.events.filter((e) => e.kind === 'rpc.invalid' && e.from === 'client');
-  assert.equal(invalid.length, 1);
-  assert.match(invalid[0].reason, /^line longer than 1024 bytes/);
-  assert.equal(invalid[0].offset, 1000 + 1 + 1024 + 1 + 1024);  // where the third line went over
-  assert.equal(invalid[0].bytes, 1024);
+  assert.deepEqual(small.stdout.split('\n').map((l) => l.length), [1000, 1024, 2000, 100, 0]);
+  assert.equal(small.stdout, expected);
+  // One record each way (client to cat, cat back to the client), where the third line went over.
+  for (const from of ['client', 'server']) {
+    const invalid = small.events.filter((e) => e.kind === 'rpc.invalid' && e.from === from);
+    assert.equal(invalid.length, 1, from);
+    assert.match(invalid[0].reason, /^line longer than 1024 bytes/);
+    assert.equal(invalid[0].offset, 1000 + 1 + 1024 + 1 + 1024);
+    assert.equal(invalid[0].bytes, 1024);
+  }
+  const dropped = small.events.filter((e) => e.kind === 'fault.inject').map((e) => e.method).sort();
+  assert.deepEqual(dropped, ['drop-down', 'drop-up']);
 
-  // Without it (4 MiB) the same input crosses unchanged.
+  // Without it (4 MiB) the same input crosses the same way, nothing invalid.
   const whole = await run([]);
   assert.equal(whole.code, 0);
-  assert.equal(whole.stdout, input);
+  assert.equal(whole.stdout, expected);
   assert.equal(whole.events.filter((e) => e.kind === 'rpc.invalid').length, 0);
 
   const bad = await runWrap(['--max-message', '100', '--', 'true']).done;
