@@ -300,11 +300,17 @@ class HttpSession final : public LinkSession, public LinkFaultHost, public std::
   };
   // One SSE stream on its way to the client.
   struct SseStream {
+    std::uint64_t number = 0;  // on the link
+    std::string method;
+    std::string target;
     std::string key;
     std::string session;
     bool chunked = true;
     bool first = true;
+    bool legacy = false;  // the legacy transport's GET stream: it named its session in an endpoint event
+    bool closed = false;  // sse.close was emitted
     std::uint64_t events = 0;
+    std::uint64_t bytes = 0;
     std::map<std::uint64_t, std::pair<mcp::SseEvent, bool>> recent;  // by offset: the event, whether a fault edited it
   };
 
@@ -342,6 +348,12 @@ class HttpSession final : public LinkSession, public LinkFaultHost, public std::
   // from) first.
   asio::awaitable<void> end_streams(Direction first);
   void finish_exchange(Exchange& x);
+  // Records the end of an SSE stream once (sse.close, and for a legacy stream
+  // that broke, the break). `how` is machine-readable: end, fault_end,
+  // fault_close, server_cut, server_error, client_closed, link_stopping, fault, error.
+  void close_stream(SseStream& stream, const std::string& how, const std::string& reason);
+  std::string stream_end() const;
+  std::string client_host() const;
   void close_upstream();
   bool has_http_faults(Direction dir) const;
   bool has_frame_faults(Direction dir) const;
@@ -382,6 +394,7 @@ class HttpSession final : public LinkSession, public LinkFaultHost, public std::
   std::string first_how_;
   std::string close_reason_;
   std::string drain_reason_;
+  std::shared_ptr<SseStream> open_stream_;  // the SSE stream being relayed, if any
 
   friend class Flow;
   friend class SocketSink;
@@ -617,7 +630,36 @@ void HttpSession::close(CloseMode mode, By by, std::string how, std::string reas
   for (auto& slot : slots_) slot->cancel_waits();
   for (auto& slot : byte_slots_) slot->cancel_waits();
   written_.notify();
+  if (open_stream_) close_stream(*open_stream_, stream_end(), close_reason_);
   emit_close();
+}
+
+void HttpSession::close_stream(SseStream& stream, const std::string& how, const std::string& reason) {
+  if (stream.closed) return;
+  stream.closed = true;
+  if (open_stream_.get() == &stream) open_stream_.reset();
+  nlohmann::json f = {{"stream", stream.number}, {"method", stream.method}, {"path", stream.target},
+                      {"session", stream.session}, {"events", stream.events}, {"bytes", stream.bytes},
+                      {"how", how}};
+  if (!reason.empty()) f["reason"] = reason;
+  emit("sse.close", std::move(f));
+  // The legacy client reconnects to a new session when its stream breaks; not when it closed the stream.
+  if (stream.legacy && how != "client_closed" && how != "link_stopping")
+    state_->note_legacy_break(stream.session, client_host());
+}
+
+// How an SSE stream ended that the connection's close cut short.
+std::string HttpSession::stream_end() const {
+  const auto by = first_by_.value_or(By::proxy);
+  if (by == By::client) return "client_closed";
+  if (by == By::server) return "server_cut";
+  if (first_how_ == "shutdown" || first_how_ == "drain") return "link_stopping";
+  return first_how_ == "fault" ? "fault" : "error";
+}
+
+std::string HttpSession::client_host() const {
+  const auto colon = client_address_.rfind(':');
+  return colon == std::string::npos ? client_address_ : client_address_.substr(0, colon);
 }
 
 void HttpSession::emit_close() {
@@ -1002,6 +1044,7 @@ asio::awaitable<bool> HttpSession::exchange(Request req) {
     finish_exchange(x);
     co_return x.keep_alive;
   }
+  for (const auto& f : frames) state_->note_relayed(x.key, f.frame);
   if (changed) req.body() = encode_frames(std::move(frames));
   if (changed || req.chunked()) {
     req.chunked(false);
@@ -1122,6 +1165,7 @@ asio::awaitable<bool> HttpSession::relay_body(ResponseParser& parser, Exchange& 
     changed = co_await through_frame_faults(Direction::downstream, x.key, frames, none);
     if (closing_) co_return false;
   }
+  for (const auto& f : frames) state_->note_delivered(x.key, f.frame);
   if (!replies.empty()) {  // faults answered some of the request's messages: their answers come first
     frames.insert(frames.begin(), std::make_move_iterator(replies.begin()), std::make_move_iterator(replies.end()));
     changed = true;
@@ -1157,6 +1201,9 @@ asio::awaitable<bool> HttpSession::relay_body(ResponseParser& parser, Exchange& 
 asio::awaitable<bool> HttpSession::relay_sse(ResponseParser& parser, Exchange& x, std::vector<WireFrame> replies) {
   auto self = shared_from_this();
   auto stream = std::make_shared<SseStream>();
+  stream->number = state_->next_stream();
+  stream->method = x.method;
+  stream->target = x.target;
   stream->key = x.key;
   stream->session = x.session;
   http::response<http::empty_body> head(parser.get().base());
@@ -1169,8 +1216,11 @@ asio::awaitable<bool> HttpSession::relay_sse(ResponseParser& parser, Exchange& x
     x.keep_alive = false;
   }
   co_await send_client(response_head(head.base()));
-  nlohmann::json open = {{"method", x.method}, {"path", x.target}};
+  if (closing_) co_return false;
+  nlohmann::json open = {{"stream", stream->number}, {"method", x.method}, {"path", x.target}};
   if (!x.session.empty()) open["session"] = x.session;
+  if (!x.last_event_id.empty()) open["last_event_id"] = x.last_event_id;
+  open_stream_ = stream;  // from here on closed once: by the relay, or by close()
   emit("sse.open", std::move(open));
   if (x.method == "GET" && !x.session.empty()) state_->note_stream(x.session, number_, true, x.last_event_id);
 
@@ -1182,7 +1232,6 @@ asio::awaitable<bool> HttpSession::relay_sse(ResponseParser& parser, Exchange& x
 
   mcp::SseDecoder decoder;
   std::vector<mcp::SseEvent> events;
-  std::uint64_t bytes = 0;
   SseAction cut = SseAction::pass;
   std::string how = "end";
   while (!parser.is_done()) {
@@ -1194,7 +1243,7 @@ asio::awaitable<bool> HttpSession::relay_sse(ResponseParser& parser, Exchange& x
     if (closing_) co_return false;
     if (ec == http::error::need_buffer) ec = {};
     const std::size_t got = sizeof piece - parser.get().body().size;
-    bytes += got;
+    stream->bytes += got;
     const std::string_view data(piece, got);
     events.clear();
     decoder.feed(data, events);
@@ -1221,12 +1270,7 @@ asio::awaitable<bool> HttpSession::relay_sse(ResponseParser& parser, Exchange& x
   }
   co_await flow->finish();
   if (closing_) co_return false;
-  emit("sse.close", {{"method", x.method},
-                     {"path", x.target},
-                     {"session", stream->session},
-                     {"events", stream->events},
-                     {"bytes", bytes},
-                     {"how", how}});
+  close_stream(*stream, how, "");
   if (how == "end") {
     if (stream->chunked) co_await send_client("0\r\n\r\n");
     co_return stream->chunked;
@@ -1261,8 +1305,10 @@ asio::awaitable<SseAction> HttpSession::deliver_event(SseStream& stream, Flow& f
     if (!sid.empty()) {
       state_->adopt(stream.key, sid, number_);
       stream.key = stream.session = sid;
+      stream.legacy = true;
       flow.key = sid;
       state_->note_stream(sid, number_, true, "");
+      state_->note_legacy_session(sid, client_host());
     }
   }
   std::vector<mcp::Frame> decoded;
@@ -1277,7 +1323,10 @@ asio::awaitable<SseAction> HttpSession::deliver_event(SseStream& stream, Flow& f
     wf.session = stream.session;
     frames.push_back(std::move(wf));
   }
-  if (transparent) co_return SseAction::pass;  // already written as it arrived
+  if (transparent) {  // already written as it arrived
+    for (const auto& wf : frames) state_->note_delivered(stream.key, wf.frame);
+    co_return SseAction::pass;
+  }
 
   const auto id_before = event.id;
   const auto retry_before = event.retry;
@@ -1291,6 +1340,7 @@ asio::awaitable<SseAction> HttpSession::deliver_event(SseStream& stream, Flow& f
   stream.first = false;
   const bool edited = event.id != id_before || event.retry != retry_before;
   if (frames.empty() || flow.empty()) {
+    for (const auto& wf : frames) state_->note_delivered(stream.key, wf.frame);
     co_await write_event(stream, event, edited);
     co_return SseAction::pass;
   }
@@ -1315,6 +1365,7 @@ asio::awaitable<void> HttpSession::write_event(SseStream& stream, const mcp::Sse
 // The sink of an SSE stream's chain: a frame goes out in the event it came in
 // (as it was, or as a fault edited it), or in a new event of its own.
 asio::awaitable<void> HttpSession::write_sse_frame(SseStream& stream, WireFrame frame) {
+  state_->note_delivered(stream.key, frame.frame);
   auto it = stream.recent.find(frame.frame.offset);
   if (it != stream.recent.end() && !frame.frame.batch && frame.frame.raw == it->second.first.data) {
     co_await write_event(stream, it->second.first, it->second.second);

@@ -7,7 +7,11 @@ namespace faultline {
 std::string HttpLinkState::observe(const std::string& key, std::uint64_t conn, mcp::Peer from, const mcp::Frame& frame,
                                    TimePoint at, bool injected) {
   std::lock_guard lock(mutex_);
-  auto obs = sessions_[key].rpc.observe(from, frame, at, injected);
+  auto& record = sessions_[key];
+  auto obs = record.rpc.observe(from, frame, at, injected);
+  const bool reply = frame.kind == mcp::FrameKind::response || frame.kind == mcp::FrameKind::error;
+  if (from == mcp::Peer::server && reply && obs.method.empty()) obs.method = record.relayed.method(frame.id);
+  note_handshake(key, record, conn, from, frame, obs.method);
   for (auto& e : obs.events) {
     e.fields["conn"] = conn;
     if (!is_temp(key)) e.fields["session"] = key;
@@ -16,12 +20,101 @@ std::string HttpLinkState::observe(const std::string& key, std::uint64_t conn, m
   return obs.method;
 }
 
+void HttpLinkState::note_handshake(const std::string& key, SessionRecord& record, std::uint64_t conn, mcp::Peer from,
+                                   const mcp::Frame& frame, const std::string& method) {
+  if (from == mcp::Peer::server) {
+    if (frame.kind == mcp::FrameKind::response && method == "initialize") record.initialized = true;
+    return;
+  }
+  if (frame.kind != mcp::FrameKind::request) return;
+  if (method == "initialize") {
+    record.initialize_sent = true;
+    record.predecessor.clear();  // a client that starts the new session properly
+    return;
+  }
+  if (record.predecessor.empty() || record.initialize_sent) return;
+  emit("session.switch", {{"session", key},
+                          {"from", record.predecessor},
+                          {"to", key},
+                          {"initialized", false},
+                          {"method", method},
+                          {"conn", conn}});
+  record.predecessor.clear();
+}
+
+void HttpLinkState::RelayedCalls::add(const mcp::MessageId& id, const std::string& method) {
+  if (auto it = by_id_.find(id); it != by_id_.end()) {  // the id again: the later request is the one answered
+    order_.erase(it->second.second);
+    by_id_.erase(it);
+  }
+  const auto n = next_++;
+  by_id_.emplace(id, std::make_pair(method, n));
+  order_.emplace(n, id);
+  while (order_.size() > kRelayedPerSession) {
+    by_id_.erase(order_.begin()->second);
+    order_.erase(order_.begin());
+  }
+}
+
+std::string HttpLinkState::RelayedCalls::method(const mcp::MessageId& id) const {
+  const auto it = by_id_.find(id);
+  return it == by_id_.end() ? std::string() : it->second.first;
+}
+
+void HttpLinkState::RelayedCalls::forget(const mcp::MessageId& id) {
+  const auto it = by_id_.find(id);
+  if (it == by_id_.end()) return;
+  order_.erase(it->second.second);
+  by_id_.erase(it);
+}
+
+void HttpLinkState::note_relayed(const std::string& key, const mcp::Frame& frame) {
+  if (frame.kind != mcp::FrameKind::request) return;
+  std::lock_guard lock(mutex_);
+  sessions_[key].relayed.add(frame.id, frame.method);
+}
+
+void HttpLinkState::note_delivered(const std::string& key, const mcp::Frame& frame) {
+  if (frame.kind != mcp::FrameKind::response && frame.kind != mcp::FrameKind::error) return;
+  std::lock_guard lock(mutex_);
+  const auto it = sessions_.find(key);
+  if (it != sessions_.end()) it->second.relayed.forget(frame.id);
+}
+
+std::uint64_t HttpLinkState::next_stream() {
+  std::lock_guard lock(mutex_);
+  return ++streams_;
+}
+
+void HttpLinkState::note_legacy_break(const std::string& session, const std::string& client_host) {
+  std::lock_guard lock(mutex_);
+  const auto it = sessions_.find(session);
+  if (it == sessions_.end() || !it->second.initialized) return;
+  broken_.push_back({session, client_host});
+  while (broken_.size() > kBrokenKept) broken_.pop_front();
+}
+
+void HttpLinkState::note_legacy_session(const std::string& session, const std::string& client_host) {
+  std::lock_guard lock(mutex_);
+  for (auto it = broken_.rbegin(); it != broken_.rend(); ++it) {
+    if (it->client_host != client_host || it->session == session) continue;
+    sessions_[session].predecessor = it->session;
+    broken_.erase(std::next(it).base());
+    return;
+  }
+}
+
 void HttpLinkState::adopt(const std::string& temp, const std::string& session, std::uint64_t conn) {
   std::lock_guard lock(mutex_);
   auto it = sessions_.find(temp);
   const bool known = sessions_.contains(session);
   auto& record = sessions_[session];
-  if (!known && it != sessions_.end()) record.rpc = std::move(it->second.rpc);
+  if (!known && it != sessions_.end()) {
+    record.rpc = std::move(it->second.rpc);
+    record.relayed = std::move(it->second.relayed);
+    record.initialized = it->second.initialized;
+    record.initialize_sent = it->second.initialize_sent;
+  }
   record.connections.insert(conn);
   if (!record.announced) {
     record.announced = true;

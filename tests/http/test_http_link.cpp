@@ -9,6 +9,8 @@
 
 #include "core/errors.hpp"
 #include "faults/byte_fault_spec.hpp"
+#include "mcp/frame.hpp"
+#include "proxy/http_sessions.hpp"
 #include "proxy/link.hpp"
 #include "tests/proxy/harness.hpp"
 
@@ -862,4 +864,99 @@ TEST_CASE("a body nested 100,000 levels deep crosses an http link untouched both
     return e.fields.dump().find("nests deeper than 512 levels") != std::string::npos;
   }));
   CHECK(client.request("POST", kList).status() == 200);  // the same connection goes on
+}
+
+// ---------------------------------------------------------------- HttpLinkState on its own
+
+namespace {
+
+struct StateProbe {
+  EventLog log;
+  std::vector<Event> events;
+  HttpLinkState state{log, "link"};
+  StateProbe() {
+    log.add_sink([this](const Event& e) { events.push_back(e); });
+  }
+  std::string see(const std::string& key, mcp::Peer from, json message) {
+    return state.observe(key, 1, from, mcp::make_frame(std::move(message)), std::chrono::steady_clock::now(), false);
+  }
+  std::vector<Event> of(const std::string& kind) const {
+    std::vector<Event> out;
+    for (const auto& e : events)
+      if (e.kind == kind) out.push_back(e);
+    return out;
+  }
+};
+
+json call(int id, const std::string& method) { return {{"jsonrpc", "2.0"}, {"id", id}, {"method", method}}; }
+json result(int id) { return {{"jsonrpc", "2.0"}, {"id", id}, {"result", json::object()}}; }
+
+}  // namespace
+
+TEST_CASE("a reply that comes again (replayed on a resumed stream) still carries its request's method") {
+  StateProbe p;
+  const auto request = mcp::make_frame(call(7, "tools/call"));
+  CHECK(p.see("s1", mcp::Peer::client, call(7, "tools/call")) == "tools/call");
+  p.state.note_relayed("s1", request);
+  CHECK(p.see("s1", mcp::Peer::server, result(7)) == "tools/call");  // on the POST stream: a fault dropped it
+  CHECK(p.see("s1", mcp::Peer::server, result(7)) == "tools/call");  // replayed after Last-Event-ID
+  p.state.note_delivered("s1", mcp::make_frame(result(7)));          // this time it reached the client
+  CHECK(p.see("s1", mcp::Peer::server, result(7)).empty());
+  CHECK(p.see("s2", mcp::Peer::server, result(7)).empty());  // another session's ids are its own
+
+  SUBCASE("the table is bounded: the oldest calls are forgotten first") {
+    for (int id = 100; id < 100 + 5000; ++id) p.state.note_relayed("s1", mcp::make_frame(call(id, "ping")));
+    CHECK(p.see("s1", mcp::Peer::server, result(100)).empty());
+    CHECK(p.see("s1", mcp::Peer::server, result(100 + 4999)) == "ping");
+  }
+  SUBCASE("the record follows a temporary key to its session") {
+    p.state.note_relayed("~1.1", mcp::make_frame(call(1, "initialize")));
+    p.state.adopt("~1.1", "s3", 1);
+    CHECK(p.see("s3", mcp::Peer::server, result(1)) == "initialize");
+  }
+}
+
+TEST_CASE("session.switch: a legacy session that took over a broken one, used without initialize") {
+  StateProbe p;
+  const auto initialized = [&](const std::string& session) {
+    p.see(session, mcp::Peer::client, call(0, "initialize"));
+    p.see(session, mcp::Peer::server, result(0));
+  };
+  initialized("old");
+  p.state.note_legacy_break("old", "127.0.0.1");
+
+  SUBCASE("a new session on the same host, first used for tools/list") {
+    p.state.note_legacy_session("other-host-session", "10.0.0.9");  // not the same client
+    p.state.note_legacy_session("new", "127.0.0.1");
+    p.see("new", mcp::Peer::client, call(5, "tools/list"));
+    p.see("new", mcp::Peer::client, call(6, "tools/list"));
+    const auto switches = p.of("session.switch");
+    REQUIRE(switches.size() == 1);
+    CHECK(switches[0].fields["from"] == "old");
+    CHECK(switches[0].fields["to"] == "new");
+    CHECK(switches[0].fields["session"] == "new");
+    CHECK(switches[0].fields["initialized"] == false);
+    CHECK(switches[0].fields["method"] == "tools/list");
+  }
+  SUBCASE("a new session the client initializes: no switch") {
+    p.state.note_legacy_session("new", "127.0.0.1");
+    initialized("new");
+    p.see("new", mcp::Peer::client, call(5, "tools/list"));
+    CHECK(p.of("session.switch").empty());
+  }
+  SUBCASE("a broken session is taken over once") {
+    p.state.note_legacy_session("a", "127.0.0.1");
+    p.state.note_legacy_session("b", "127.0.0.1");
+    p.see("a", mcp::Peer::client, call(1, "ping"));
+    p.see("b", mcp::Peer::client, call(1, "ping"));
+    REQUIRE(p.of("session.switch").size() == 1);
+    CHECK(p.of("session.switch")[0].fields["to"] == "a");
+  }
+  SUBCASE("a session that broke before it was initialized is no predecessor") {
+    p.see("young", mcp::Peer::client, call(0, "initialize"));
+    p.state.note_legacy_break("young", "10.0.0.2");
+    p.state.note_legacy_session("next", "10.0.0.2");
+    p.see("next", mcp::Peer::client, call(1, "ping"));
+    CHECK(p.of("session.switch").empty());
+  }
 }

@@ -349,3 +349,130 @@ test('malformed unknown_id: the reply carries an id the client never sent; the c
   });
   assert.equal(events.filter((e) => e.kind === 'fault.inject' && e.type === 'malformed').length, 1);
 });
+
+// ---------------------------------------------------------------- a response matches by its request
+// A reply the server replays on a resumed stream carries no method of its
+// own: the link answers for it with the method of the request it relayed.
+
+test('drop,method=tools/call: the result is dropped on the POST stream and again when the server replays it; the call times out', async () => {
+  let resumed = false;
+  const events = await through('streamableHttp', ['drop,stream=downstream,method=tools/call'], async (proxy) => {
+    const s = await connect('streamableHttp', proxy.port);
+    const r = await timed(echo(s.client, 'dropped', 3000));
+    assert.equal(r.ok, false, 'the call must not succeed');
+    assert.equal(r.error.code, ErrorCode.RequestTimeout, String(r.error));
+    assert.ok(!messages(s.log).some((m) => m.startsWith('<') && m.includes('Echo: dropped')), 'no result reached the client');
+    resumed = s.log.some((e) => e.dir === 'received' && e.method === 'GET' && e.text.includes('Echo: dropped'));
+    assert.ok((await s.client.listTools()).tools.length > 5, 'the session goes on');
+    await s.close();
+    await sleep(100);
+  });
+  assert.equal(resumed, false, 'the replayed result did not reach the client either');
+  const reconnect = events.find((e) => e.kind === 'session.reconnect' && e.last_event_id);
+  assert.ok(reconnect, 'the SDK resumed the broken POST stream with Last-Event-ID');
+  const drops = events.filter((e) => e.kind === 'fault.inject' && e.type === 'drop');
+  assert.ok(drops.length >= 2, `dropped on the POST stream and on the resumed stream: ${JSON.stringify(drops)}`);
+  assert.ok(drops.every((e) => e.method === 'tools/call'));
+  assert.equal(new Set(drops.map((e) => JSON.stringify(e.id))).size, 1, 'the same call each time');
+});
+
+// ---------------------------------------------------------------- SSE streams, open to close
+
+for (const transport of ['streamableHttp', 'sse']) {
+  test(`${transport}: every sse.open of a clean session gets exactly one sse.close, naming its stream and why it ended`, async () => {
+    const events = await through(transport, [], async (proxy) => {
+      const s = await connect(transport, proxy.port);
+      await work(s);
+      await s.close();  // the client closes its GET stream
+      await sleep(300);
+    });
+    const opens = events.filter((e) => e.kind === 'sse.open');
+    const closes = events.filter((e) => e.kind === 'sse.close');
+    assert.ok(opens.length >= (transport === 'sse' ? 1 : 3), `${opens.length} streams`);
+    assert.equal(closes.length, opens.length, `${opens.length} opened, ${closes.length} closed`);
+    const ids = opens.map((e) => e.stream);
+    assert.ok(ids.every((id) => Number.isInteger(id)), 'each sse.open names its stream');
+    assert.equal(new Set(ids).size, ids.length, 'stream numbers are unique');
+    assert.deepEqual(closes.map((e) => e.stream).sort((a, b) => a - b), [...ids].sort((a, b) => a - b), 'each stream closed once');
+    for (const c of closes) {
+      assert.ok(typeof c.how === 'string' && c.how.length > 0, JSON.stringify(c));
+      const open = opens.find((o) => o.stream === c.stream);
+      assert.equal(c.conn, open.conn);
+      assert.equal(c.method, open.method);
+      assert.ok(c.t >= open.t);
+    }
+    const get = closes.filter((c) => c.method === 'GET');
+    assert.ok(get.length >= 1 && get.some((c) => c.how === 'client_closed'), JSON.stringify(get));
+  });
+}
+
+test('close_sse: the cut stream and the resumed one are each closed once', async () => {
+  const events = await through('streamableHttp', ['close_sse,kind=response,method=tools/call'], async (proxy) => {
+    const s = await connect('streamableHttp', proxy.port);
+    const r = await timed(echo(s.client, 'resumed', 8000));
+    assert.equal(r.ok, true, String(r.error));
+    await sleep(200);  // the resumed stream is still open: the link stopping closes it
+  });
+  const opens = events.filter((e) => e.kind === 'sse.open');
+  const closes = events.filter((e) => e.kind === 'sse.close');
+  assert.equal(closes.length, opens.length, `${opens.length} opened, ${closes.length} closed`);
+  assert.ok(opens.some((e) => e.last_event_id), 'a resumed stream');
+  assert.deepEqual(new Set(closes.map((e) => e.stream)), new Set(opens.map((e) => e.stream)));
+  assert.ok(closes.some((e) => e.how === 'fault_close'));
+  assert.ok(closes.some((e) => e.how === 'link_stopping'), JSON.stringify(closes.map((e) => e.how)));
+});
+
+// ---------------------------------------------------------------- legacy SSE: a broken stream switches sessions
+
+// The session id the legacy transport named in the nth GET /sse stream of a log.
+function endpointSession(log, nth) {
+  const streams = log.filter((e) => e.dir === 'received' && e.method === 'GET' && e.type.startsWith('text/event-stream'));
+  const m = streams[nth]?.text.match(/sessionId=([^\s&]+)/);
+  return m ? m[1] : undefined;
+}
+
+test('sse: the GET stream breaks, the SDK goes on in a new session it never initialized; the link records session.switch', async () => {
+  let before;
+  let after;
+  const events = await through('sse', ['close_sse,kind=response,method=tools/call'], async (proxy) => {
+    const s = await connect('sse', proxy.port);
+    try {
+      before = endpointSession(s.log, 0);
+      assert.ok(before);
+      const cut = await timed(echo(s.client, 'cut', 1000));
+      assert.equal(cut.ok, false, 'the reply was on the cut stream');
+      for (let i = 0; i < 200 && !endpointSession(s.log, 1); i++) await sleep(50);  // EventSource reconnects
+      after = endpointSession(s.log, 1);
+      assert.ok(after && after !== before, 'a new session on the new stream');
+      // server-everything (SDK 1.32) answers calls on a session never initialized; a stricter server would not
+      await timed(echo(s.client, 'next', 1500));
+    } finally {
+      await s.close();
+    }
+    await sleep(100);
+  });
+  const switches = events.filter((e) => e.kind === 'session.switch');
+  assert.equal(switches.length, 1, JSON.stringify(switches));
+  assert.equal(switches[0].from, before);
+  assert.equal(switches[0].to, after);
+  assert.equal(switches[0].initialized, false);
+  assert.equal(switches[0].method, 'tools/call');
+  assert.equal(events.filter((e) => e.kind === 'session.new').length, 2);
+  assert.ok(events.some((e) => e.kind === 'rpc.request' && e.session === after && e.method === 'tools/call'));
+  assert.ok(!events.some((e) => e.kind === 'session.initialize' && e.session === after), 'never initialized');
+});
+
+test('sse: a client that closes its session and opens another initializes it: no session.switch', async () => {
+  const events = await through('sse', [], async (proxy) => {
+    const a = await connect('sse', proxy.port);
+    assert.ok(await echo(a.client, 'one'));
+    await a.close();
+    await sleep(100);
+    const b = await connect('sse', proxy.port);
+    assert.ok(await echo(b.client, 'two'));
+    await b.close();
+    await sleep(100);
+  });
+  assert.equal(events.filter((e) => e.kind === 'session.new').length, 2);
+  assert.equal(events.filter((e) => e.kind === 'session.switch').length, 0);
+});
