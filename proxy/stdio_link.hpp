@@ -5,7 +5,8 @@
 // arrive), queues them, and pumps them through its FrameChain to the other
 // side. stderr passes through and is recorded. Shutdown follows the MCP stdio
 // order: close the child's stdin, wait, SIGTERM, wait, SIGKILL; whatever the
-// server leaves running is ended the same way (see StdioChild).
+// server leaves running is ended the same way (see StdioChild). The run
+// behind it is in stdio_run.hpp, its directions in stdio_direction.hpp.
 
 #include <chrono>
 #include <cstdint>
@@ -49,7 +50,9 @@ struct StdioLinkOptions {
   bool adopt_orphans = false;
 };
 
+namespace stdio {
 class StdioRun;
+}
 
 class StdioLink {
  public:
@@ -73,7 +76,7 @@ class StdioLink {
   void end_server();
 
  private:
-  std::shared_ptr<StdioRun> run_;
+  std::shared_ptr<stdio::StdioRun> run_;
 };
 
 }  // namespace faultline
