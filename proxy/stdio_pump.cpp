@@ -33,7 +33,7 @@ asio::awaitable<void> StdioDirection::pump_loop() {
         co_await pass_on(std::move(item));
         break;
       case Item::input_end: {
-        end_long_line();  // the input ended inside it
+        end_long_line();  // had the input ended inside a long line, that line is over
         auto chain = chain_;
         co_await chain->end(0);
         co_return;

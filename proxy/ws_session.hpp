@@ -12,6 +12,9 @@
 //
 // A peer that breaks the protocol gets the close code a correct endpoint
 // sends (1002, 1007, 1009), the other peer 1001, and the session ends.
+//
+// The session's parts: ws_session_impl.hpp (the session), ws_direction.hpp
+// (a direction) and ws_fault_attachment.hpp (a frame fault on a direction).
 
 #include <memory>
 
