@@ -107,6 +107,8 @@ void StdioDirection::end_input(const boost::system::error_code& ec) {
                           {"bytes", decoder_.bytes_fed()},
                           {"how", ec == asio::error::eof ? "eof" : ec.message()}});
   push(Item{.kind = Item::input_end, .arrival = arrival});
+  // The run's other ends (the server's exit, stderr, the closed output) may all have come first.
+  run_.check_finished();
 }
 
 void StdioDirection::push(Item item) {

@@ -54,6 +54,10 @@ class StdioRun : public FaultHost, public std::enable_shared_from_this<StdioRun>
   // A direction's output closed (end of its stream, a fault, a write error).
   void output_closed(Direction d, std::string_view why);
   void begin_shutdown(std::string reason);
+  // Ends the run once the server has exited, its stdout and stderr were read
+  // to their end and the client's stdout is closed: called whenever one of
+  // these happens, in whatever order they come.
+  void check_finished();
   bool finished() const { return finished_; }
 
   asio::any_io_executor executor() const { return ex_; }
@@ -90,7 +94,6 @@ class StdioRun : public FaultHost, public std::enable_shared_from_this<StdioRun>
   void pass_stderr_on(std::string_view chunk);
   void collect_stderr_lines(std::string_view chunk);
   void record_stderr_line(std::string_view line);
-  void check_finished();
   void spawn(std::function<asio::awaitable<void>()> f, const char* what);
 
   asio::any_io_executor ex_;
