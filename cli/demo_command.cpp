@@ -21,8 +21,7 @@
 #include "cli/commands.hpp"
 #include "cli/number_options.hpp"
 #include "core/errors.hpp"
-#include "proxy/link_registry.hpp"
-#include "reports/jsonl_recorder.hpp"
+#include "cli/runtime_options.hpp"
 
 namespace faultline::cli {
 namespace {
@@ -32,7 +31,7 @@ using asio::ip::tcp;
 constexpr auto use_tuple = asio::as_tuple(asio::use_awaitable);
 
 struct DemoOptions {
-  std::string events;
+  EventsOptions events;
   std::uint64_t seed = 1;
   int latency_ms = 50;
   int round_trips = 20;
@@ -94,29 +93,27 @@ double percentile(std::vector<double> v, double p) {
 }
 
 int run_demo(const DemoOptions& o) {
-  EventLog events;
-  std::unique_ptr<JsonlRecorder> recorder;
-  if (!o.events.empty()) {
-    recorder = std::make_unique<JsonlRecorder>(o.events);
-    recorder->attach(events);
-  }
+  // Declared before the runtime: its sink below writes here until the runtime is gone.
   std::map<std::string, int> kinds;
   std::vector<Event> closes, injections;
+  RuntimeOptions options;
+  options.source = "demo";
+  options.seed = o.seed;
+  const auto runtime = start_runtime(std::move(options), o.events);
+  EventLog& events = runtime->events();
   events.add_sink([&](const Event& e) {
     ++kinds[e.kind];
     if (e.kind == "conn.close") closes.push_back(e);
     if (e.kind == "fault.inject") injections.push_back(e);
   });
-  events.emit("demo", "run.start", {{"seed", o.seed}});
-
-  asio::io_context io;
+  ++kinds["run.start"];  // written before this sink was added
+  asio::io_context& io = runtime->io();
   tcp::acceptor echo(io, tcp::endpoint(asio::ip::make_address("127.0.0.1"), 0));
   const auto echo_port = echo.local_endpoint().port();
   asio::co_spawn(io, echo_server(echo), asio::detached);
 
-  ProxyEnv env{events, o.seed};
-  LinkRegistry registry(io.get_executor(), env);
-  auto link = registry.create({{"name", "demo"},
+  auto& faults = runtime->faults();
+  auto link = runtime->links().create({{"name", "demo"},
                                {"listen", "127.0.0.1:0"},
                                {"upstream", "127.0.0.1:" + std::to_string(echo_port)}});
   const auto listen = *parse_host_port(link->config().listen);
@@ -136,18 +133,20 @@ int run_demo(const DemoOptions& o) {
     phases.push_back({"1. baseline, no fault", {}, {}});
     co_await round_trips(s, o.round_trips, phases.back());
 
-    registry.add_fault("demo", {{"name", "slow_server"}, {"type", "latency"}, {"stream", "downstream"},
-                                {"attributes", {{"latency", o.latency_ms}, {"jitter", 0}}}});
+    faults.add("demo", {{"name", "slow_server"}, {"type", "latency"}, {"stream", "downstream"},
+                        {"attributes", {{"latency", o.latency_ms}, {"jitter", 0}}}})
+        .expect();
     phases.push_back({"2. latency " + std::to_string(o.latency_ms) + " ms downstream (live, same connection)", {}, {}});
     co_await round_trips(s, o.round_trips, phases.back());
 
-    registry.remove_fault("demo", "slow_server");
-    registry.add_fault("demo", {{"name", "rst"}, {"type", "reset_peer"}, {"stream", "upstream"},
-                                {"attributes", {{"timeout", 100}}}});
+    faults.remove("demo", "slow_server").expect();
+    faults.add("demo", {{"name", "rst"}, {"type", "reset_peer"}, {"stream", "upstream"},
+                        {"attributes", {{"timeout", 100}}}})
+        .expect();
     phases.push_back({"3. reset_peer after 100 ms upstream", {}, {}});
     co_await round_trips(s, o.round_trips, phases.back());
 
-    registry.remove_fault("demo", "rst");
+    faults.remove("demo", "rst").expect();
     tcp::socket again(ex);
     co_await connect(again);
     phases.push_back({"4. faults cleared, new connection", {}, {}});
@@ -157,14 +156,14 @@ int run_demo(const DemoOptions& o) {
 
     asio::steady_timer settle(ex, std::chrono::milliseconds(100));
     co_await settle.async_wait(use_tuple);
-    registry.stop_all("demo finished");
+    runtime->links().stop_all("demo finished");
     echo.close();
   };
   asio::co_spawn(io, client(), [](std::exception_ptr e) {
     if (e) std::rethrow_exception(e);
   });
   io.run();
-  events.emit("demo", "run.end", nlohmann::json::object());
+  runtime->end();
 
   std::printf("\nfaultline demo: echo server on 127.0.0.1:%u, link \"demo\" on %s, seed %llu\n\n", echo_port,
               link->config().listen.c_str(), static_cast<unsigned long long>(o.seed));
@@ -191,7 +190,8 @@ int run_demo(const DemoOptions& o) {
   std::printf("\n  events recorded:");
   for (const auto& [kind, n] : kinds) std::printf(" %s=%d", kind.c_str(), n);
   std::printf("\n");
-  if (recorder) std::printf("  event history: %s (%zu lines)\n", o.events.c_str(), recorder->lines());
+  if (auto* recorder = runtime->recorder())
+    std::printf("  event history: %s (%zu lines)\n", o.events.path.c_str(), recorder->lines());
   std::printf("\n  %s\n\n", expected ? "every fault had the effect it promised"
                                      : "UNEXPECTED: a phase did not behave as the fault promised");
   return expected ? kExitOk : kExitRuntime;
@@ -202,7 +202,7 @@ int run_demo(const DemoOptions& o) {
 void register_demo_command(CLI::App& root, CommandResult& result) {
   auto opts = std::make_shared<DemoOptions>();
   auto* cmd = root.add_subcommand("demo", "Built-in demo: an echo server, a link, latency then reset_peer, a summary");
-  cmd->add_option("--events", opts->events, "Write the event history to FILE (JSONL)");
+  add_events_options(*cmd, opts->events);
   cmd->add_option("--seed", opts->seed, "Seed for every random decision")->capture_default_str()->check(seed_number());
   cmd->add_option("--latency", opts->latency_ms, "Latency of phase 2, in ms")
       ->check(whole_number_in(1, 10000, "a whole number of milliseconds"))

@@ -3,24 +3,19 @@
 // --listen/--upstream it serves one link, with --config a file of links.
 
 #include <charconv>
-#include <csignal>
-#include <random>
 
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/tcp.hpp>
-#include <boost/asio/signal_set.hpp>
-#include <boost/asio/steady_timer.hpp>
 #include <spdlog/spdlog.h>
 
 #include "cli/commands.hpp"
 #include "cli/number_options.hpp"
+#include "cli/runtime_options.hpp"
 #include "core/errors.hpp"
 #include "core/host_port.hpp"
-#include "proxy/admin_api.hpp"
-#include "proxy/link_registry.hpp"
 #include "proxy/proxy_config.hpp"
-#include "proxy/worker_pool.hpp"
-#include "reports/jsonl_recorder.hpp"
+#include "runtime/admin_api.hpp"
+#include "runtime/runtime.hpp"
 
 namespace faultline::cli {
 namespace {
@@ -39,7 +34,7 @@ struct ProxyOptions {
   std::string api;
   std::string api_token;
   std::optional<std::uint64_t> seed;
-  std::string events;
+  EventsOptions events;
   double duration = 0;
   double grace = 2.0;
   unsigned threads = WorkerPool::default_threads();
@@ -148,93 +143,36 @@ int run_proxy(const ProxyOptions& o) {
       check_upstream_resolves(links[i]["upstream"].get<std::string>(), place(i, "upstream"));
   }
 
-  const std::uint64_t seed = o.seed ? *o.seed : std::random_device{}() * 0x100000001ULL ^ std::random_device{}();
-  EventLog events;
-  std::unique_ptr<JsonlRecorder> recorder;
-  if (!o.events.empty()) {
-    recorder = std::make_unique<JsonlRecorder>(o.events);
-    recorder->attach(events);
-  }
-  events.emit("proxy", "run.start", {{"seed", seed}, {"version", FAULTLINE_VERSION}});
-
-  // Declared in this order so that they go in the reverse one: the main
-  // context (whose pending accepts hold sockets of the workers' contexts)
-  // before the workers, the workers (whose sessions refer to env) before env.
-  ProxyEnv env{events, seed};
-  WorkerPool workers(o.threads);
-  boost::asio::io_context io;
-  if (!workers.empty()) env.session_executor = [&workers] { return workers.next(); };
-  LinkRegistry registry(io.get_executor(), env);
+  RuntimeOptions options;
+  options.source = "proxy";
+  options.seed = o.seed;
+  options.threads = o.threads;
+  const auto owner = start_runtime(std::move(options), o.events);
+  Runtime& runtime = *owner;
   std::vector<std::shared_ptr<Link>> started;
   try {
-    started = registry.populate(links);
-  } catch (const ApiError& e) {
-    if (e.status() == 400) throw ConfigError(o.config.empty() ? "--listen" : o.config, e.what());
+    started = runtime.links().populate(links);
+  } catch (const ErrorException& e) {
+    if (e.error().kind == Error::Kind::invalid) throw ConfigError(o.config.empty() ? "--listen" : o.config, e.what());
     throw StartupError(e.what());
   }
-
-  std::unique_ptr<AdminApi> admin;
-  if (!api.empty()) {
-    admin = std::make_unique<AdminApi>(io.get_executor(), registry, o.api_token);
-    admin->listen(api);
-    events.emit("proxy", "api.up", {{"address", admin->address()}});
-  }
+  AdminApi* admin = api.empty() ? nullptr : &runtime.serve_api(api, o.api_token);
   // Started: only now is anything but an error printed.
-  spdlog::info("seed {}", seed);
+  spdlog::info("seed {}", runtime.seed());
   for (const auto& link : started)
     spdlog::info("link {}: {} -> {} ({} faults)", link->name(), link->config().listen, link->config().upstream,
                  link->faults().size());
   if (admin) spdlog::info("admin API on http://{}", admin->address());
 
-  boost::asio::signal_set signals(io, SIGINT, SIGTERM);
-  boost::asio::steady_timer poll(io);
-  boost::asio::steady_timer deadline(io);
-  bool stopping = false;
-  int exit_code = kExitOk;
   const auto grace = std::chrono::milliseconds(static_cast<long long>(o.grace * 1000));
-  auto stop_when_drained = [&](auto& self, std::chrono::steady_clock::time_point until) -> void {
-    if (registry.open_sessions() == 0 || std::chrono::steady_clock::now() >= until) {
-      io.stop();
-      return;
-    }
-    poll.expires_after(std::chrono::milliseconds(10));
-    poll.async_wait([&, until](boost::system::error_code ec) {
-      if (!ec) self(self, until);
-    });
-  };
-  auto shut_down = [&](const std::string& why) {
-    if (stopping) return;
-    stopping = true;
-    spdlog::info("shutting down: {}", why);
-    signals.cancel();
-    deadline.cancel();
-    if (admin) admin->stop();
-    // Stop listening; each connection delivers what it has queued or a fault
-    // holds, passes the FIN on, and closes (at the latest after --grace).
-    registry.drain_all(grace, why);
-    // A second signal during the drain closes everything at once.
-    signals.async_wait([&](boost::system::error_code ec, int) {
-      if (!ec) registry.stop_all("second signal");
-    });
-    stop_when_drained(stop_when_drained, std::chrono::steady_clock::now() + grace + std::chrono::milliseconds(200));
-  };
-  signals.async_wait([&](boost::system::error_code ec, int signo) {
-    if (ec) return;
-    shut_down(signo == SIGINT ? "SIGINT" : "SIGTERM");
-  });
-  if (o.duration > 0) {
-    deadline.expires_after(std::chrono::duration_cast<std::chrono::steady_clock::duration>(
-        std::chrono::duration<double>(o.duration)));
-    deadline.async_wait([&](boost::system::error_code ec) {
-      if (!ec) shut_down("--duration elapsed");
-    });
-  }
-  io.run();
-  workers.stop();
-  io.restart();
-  io.poll();  // the closed sessions' last word to their links (forget me) is delivered
-  events.emit("proxy", "run.end", {{"seed", seed}});
-  return exit_code;
+  runtime.drain_on_signals(grace);
+  if (o.duration > 0)
+    runtime.stop_after(std::chrono::duration_cast<std::chrono::steady_clock::duration>(
+                           std::chrono::duration<double>(o.duration)),
+                       grace, "--duration elapsed");
+  runtime.run();
+  runtime.end();
+  return kExitOk;
 }
 
 }  // namespace
@@ -254,7 +192,10 @@ void register_proxy_command(CLI::App& root, CommandResult& result) {
   cmd->add_option("--fault", opts->faults,
                   "Fault on the one link: TYPE[,KEY=VALUE...] with keys name, stream (upstream|downstream), "
                   "toxicity and the type's attributes, e.g. latency,stream=downstream,latency=100,jitter=10; "
-                  "or a toxic as JSON. Repeatable.");
+                  "or a toxic as JSON. Repeatable.")
+      ->expected(1)
+      ->allow_extra_args(false)  // one value each: a `--` right after it still starts the command
+      ->multi_option_policy(CLI::MultiOptionPolicy::TakeAll);
   cmd->add_option("--config", opts->config,
                   "Serve the links in FILE (a JSON array of proxies, as for /populate; a regular file of at most "
                   "16 MiB)");
@@ -263,7 +204,7 @@ void register_proxy_command(CLI::App& root, CommandResult& result) {
   cmd->add_option("--api-token", opts->api_token, "Require this bearer token of API requests (needed off loopback)");
   cmd->add_option("--seed", opts->seed, "Seed for every random decision (default: random, logged)")
       ->check(seed_number());
-  cmd->add_option("--events", opts->events, "Write the event history to FILE (JSONL)");
+  add_events_options(*cmd, opts->events);
   cmd->add_option("--duration", opts->duration,
                   "Stop after SECONDS, at most a year (default: run until SIGINT/SIGTERM)")
       ->check(number_in(0, kMaxDurationSeconds, "a number of seconds"));

@@ -4,6 +4,7 @@
 
 #include "cli/commands.hpp"
 #include "core/errors.hpp"
+#include "core/result.hpp"
 
 namespace faultline::cli {
 
@@ -16,6 +17,15 @@ int run_guarded(const char* command, const std::function<int()>& body) {
   } catch (const StartupError& e) {
     spdlog::error("{}: {}", command, e.what());
     return kExitStartup;
+  } catch (const ErrorException& e) {
+    spdlog::error("{}: {}", command, e.what());
+    switch (e.error().kind) {
+      case Error::Kind::invalid:
+      case Error::Kind::not_found:
+      case Error::Kind::conflict: return kExitUsage;
+      case Error::Kind::failed: return kExitStartup;
+    }
+    return kExitRuntime;
   } catch (const boost::system::system_error& e) {
     spdlog::error("{}: {}", command, e.what());
     return kExitRuntime;

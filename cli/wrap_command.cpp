@@ -7,23 +7,21 @@
 // the server started outlives faultline, even when faultline is SIGKILLed.
 
 #include <csignal>
-#include <random>
 #include <set>
 
-#include <boost/asio/io_context.hpp>
-#include <boost/asio/signal_set.hpp>
 #include <spdlog/spdlog.h>
 
 #include "cli/commands.hpp"
 #include "cli/number_options.hpp"
+#include "cli/runtime_options.hpp"
 #include "core/errors.hpp"
 #include "faults/byte_fault_spec.hpp"
+#include "faults/byte_registry.hpp"
 #include "faults/frame_fault_spec.hpp"
 #include "faults/frame_registry.hpp"
 #include "proxy/link.hpp"
 #include "proxy/proxy_config.hpp"
 #include "proxy/stdio_link.hpp"
-#include "reports/jsonl_recorder.hpp"
 
 namespace faultline::cli {
 namespace {
@@ -32,7 +30,7 @@ struct WrapOptions {
   std::string name = "stdio";
   std::vector<std::string> faults;
   std::string faults_file;
-  std::string events;
+  EventsOptions events;
   std::optional<std::uint64_t> seed;
   std::int64_t shutdown_ms = 2000;
   std::optional<std::uint64_t> max_message;
@@ -41,12 +39,15 @@ struct WrapOptions {
 
 constexpr int kExitCannotRun = 127;  // as a shell reports a command it cannot run
 
+// Byte faults about connecting: a stdio link has no connection to refuse or delay.
+bool acts_on_connecting(std::string_view type) { return type == "down" || type == "slow_open"; }
+
 // The faults a stdio link cannot apply are refused, not ignored: websocket and
-// http types, a session match, and byte faults about connecting (down, slow_open).
+// http types, a session match, and byte faults about connecting.
 void check_fits_stdio(const FaultSpec& spec, const std::string& where) {
   if (spec.is_frame()) {
     check_frame_fault_transport(*spec.frame, "stdio", where);
-  } else if (spec.fault->takes_link_down() || spec.type == "slow_open") {
+  } else if (acts_on_connecting(spec.type)) {
     throw ConfigError(where + "/type", "a " + spec.type + " fault acts on connecting; a stdio link has no connection to refuse or delay");
   }
 }
@@ -95,46 +96,46 @@ int run_wrap(const WrapOptions& o) {
   link_options.shutdown_step = std::chrono::milliseconds(o.shutdown_ms);
   link_options.adopt_orphans = true;  // this process runs one link: the server's orphans are ours to end
   if (o.max_message) link_options.max_message = *o.max_message;
-  link_options.seed = o.seed ? *o.seed : std::random_device{}() * 0x100000001ULL ^ std::random_device{}();
 
   ::signal(SIGPIPE, SIG_IGN);  // a closed pipe is an error value, not a death
-  EventLog events;
-  std::unique_ptr<JsonlRecorder> recorder;
-  if (!o.events.empty()) {
-    recorder = std::make_unique<JsonlRecorder>(o.events);
-    recorder->attach(events);
-  }
-  events.emit("proxy:" + o.name, "run.start", {{"seed", link_options.seed}, {"version", FAULTLINE_VERSION}, {"transport", "stdio"}});
-  spdlog::debug("seed {}", link_options.seed);
+  RuntimeOptions options;
+  options.source = "proxy:" + o.name;
+  options.seed = o.seed;
+  options.start_fields = {{"transport", "stdio"}};
+  const auto runtime = start_runtime(std::move(options), o.events);
+  link_options.seed = runtime->seed();
+  spdlog::debug("seed {}", runtime->seed());
 
-  boost::asio::io_context io;
-  boost::asio::signal_set signals(io, SIGINT, SIGTERM, SIGHUP);
-  StdioLink link(io.get_executor(), events, std::move(link_options));
+  StdioLink link(runtime->executor(), runtime->events(), std::move(link_options));
   int exit_code = kExitRuntime;
   link.on_exit([&](int code) {
     exit_code = code;
-    signals.cancel();
-    io.stop();
+    runtime->stop();
   });
   try {
     link.start();
   } catch (const StartupError& e) {
-    events.emit("server:" + o.name, "server.spawn_failed", {{"error", e.what()}});
+    runtime->events().emit("server:" + o.name, "server.spawn_failed", {{"error", e.what()}});
     spdlog::error("wrap: {}", e.what());
     return kExitCannotRun;
   }
-  std::function<void()> wait_signal = [&] {
-    signals.async_wait([&](boost::system::error_code ec, int signo) {
-      if (ec) return;
-      link.forward_signal(signo);
-      wait_signal();
-    });
-  };
-  wait_signal();
-  io.run();
+  // Signals go to the server, which decides; its exit ends the run.
+  runtime->forward_signals([&](int signo) { link.forward_signal(signo); });
+  runtime->run();
   link.end_server();
-  events.emit("proxy:" + o.name, "run.end", {{"exit_code", exit_code}});
+  runtime->end({{"exit_code", exit_code}});
   return exit_code;
+}
+
+// The fault types a stdio link takes, one a line, for --help.
+std::string stdio_fault_types() {
+  std::string frames, bytes;
+  for (const auto& t : frame_fault_types())
+    if (t.transports & kStdio) frames += "  " + std::string(t.name) + ": " + std::string(t.summary) + "\n";
+  for (const auto& t : fault_types())
+    if (!acts_on_connecting(t.name)) bytes += "  " + std::string(t.name) + ": " + std::string(t.summary) + "\n";
+  return "Frame fault types:\n" + frames + "Byte fault types (on the bytes written to the side of their stream):\n" +
+         bytes;
 }
 
 }  // namespace
@@ -145,11 +146,13 @@ void register_wrap_command(CLI::App& root, CommandResult& result) {
   cmd->add_option("--fault", opts->faults,
                   "Frame fault: TYPE[,KEY=VALUE...] with keys name, stream (upstream|downstream), probability, "
                   "match keys method, id, kind (request|response|error|notification|invalid) and the type's "
-                  "attributes, e.g. error,method=tools/call,code=-32000; or a byte fault as for `faultline proxy` "
-                  "(latency, bandwidth, slicer, slow_close, timeout, reset_peer, limit_data, half_open), acting on "
-                  "the bytes written to that side; or a fault as JSON. Repeatable.");
+                  "attributes, e.g. error,method=tools/call,code=-32000; or a byte fault (listed below), acting on "
+                  "the bytes written to that side; or a fault as JSON. Repeatable.")
+      ->expected(1)
+      ->allow_extra_args(false)  // one value each: a `--` right after it still starts the command
+      ->multi_option_policy(CLI::MultiOptionPolicy::TakeAll);
   cmd->add_option("--faults", opts->faults_file, "Faults from FILE (a JSON array of fault objects)");
-  cmd->add_option("--events", opts->events, "Write the event history to FILE (JSONL)");
+  add_events_options(*cmd, opts->events);
   cmd->add_option("--seed", opts->seed, "Seed for every random decision (default: random)")->check(seed_number());
   cmd->add_option("--name", opts->name, "Name of the link in events")->capture_default_str();
   cmd->add_option("--shutdown-ms", opts->shutdown_ms,
@@ -160,12 +163,10 @@ void register_wrap_command(CLI::App& root, CommandResult& result) {
       ->capture_default_str();
   cmd->add_option("--max-message", opts->max_message,
                   "The longest line (one message) decoded, in bytes (default 4 MiB); a longer one is recorded as "
-                  "invalid and only its first BYTES are passed on")
+                  "invalid and passed on whole, undecoded")
       ->check(whole_number_in(kMinMaxMessage, kMaxMaxMessage, "a whole number of bytes"));
   cmd->add_option("command", opts->command, "The server command and its arguments, after --")->required();
-  std::string types;
-  for (const auto& t : frame_fault_types()) types += "  " + std::string(t.name) + ": " + std::string(t.summary) + "\n";
-  cmd->footer("Frame fault types:\n" + types +
+  cmd->footer(stdio_fault_types() +
               "Exit code: the server's (128+signal when it was killed); 127 when the command cannot run; 2 bad faults.");
   cmd->callback([opts, &result] { result.exit_code = run_guarded("wrap", [&] { return run_wrap(*opts); }); });
 }

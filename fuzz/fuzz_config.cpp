@@ -1,7 +1,7 @@
 // libFuzzer target: the `faultline proxy --config FILE` loader: read_json_file (proxy/proxy_config) on the
 // bytes as a file, then LinkRegistry::populate, which validates every link and toxic before it starts any.
 // No socket is bound: the links are populated disabled (Link::start binds only enabled links).
-// Checks: errors are ConfigError / ApiError 400 values naming a place (the file, or a JSON pointer in it),
+// Checks: errors are ConfigError / ErrorException `invalid` values naming a place (the file, or a JSON pointer in it),
 // nothing else escapes; a valid config gives one link per entry with the names, addresses, protocol,
 // max_message and toxics given; and the links rendered as GET /proxies renders them (link_json),
 // populated again, render the same.
@@ -20,13 +20,13 @@
 #include "core/event_log.hpp"
 #include "fuzz/fuzz_check.hpp"
 #include "fuzz/fuzz_place.hpp"
-#include "proxy/link_registry.hpp"
+#include "runtime/link_registry.hpp"
 #include "proxy/proxy_config.hpp"
 #include "proxy/proxy_env.hpp"
 
 namespace {
 
-using faultline::ApiError;
+using faultline::ErrorException;
 using faultline::ConfigError;
 using nlohmann::json;
 
@@ -42,9 +42,9 @@ const std::string& config_path(std::string_view text) {
   return path;
 }
 
-// The place an ApiError's message starts with ("/0/toxics/1/type: ...") must be one of `doc`.
-void check_api_error(const ApiError& e, const json& doc) {
-  FUZZ_CHECK(e.status() == 400);
+// The place an ErrorException's message starts with ("/0/toxics/1/type: ...") must be one of `doc`.
+void check_api_error(const ErrorException& e, const json& doc) {
+  FUZZ_CHECK(e.error().kind == faultline::Error::Kind::invalid);
   const std::string_view what = e.what();
   if (!what.starts_with("/")) {
     FUZZ_CHECK(!doc.is_array());  // only "populate takes a JSON array of proxies" names the whole document
@@ -156,7 +156,7 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   std::map<std::string, json> first;
   try {
     first = populate(links);
-  } catch (const ApiError& e) {
+  } catch (const ErrorException& e) {
     check_api_error(e, links);
     return 0;
   } catch (const std::exception& e) {
@@ -184,7 +184,7 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   try {
     const auto second = populate(json::parse(listed_text));
     FUZZ_CHECK(second == first);
-  } catch (const ApiError& e) {
+  } catch (const ErrorException& e) {
     std::fprintf(stderr, "fuzz_config: the rendered links are refused: %s\n  rendered: %s\n", e.what(), listed_text.c_str());
     std::abort();
   }

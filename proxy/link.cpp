@@ -1,5 +1,7 @@
 #include "proxy/link.hpp"
 
+#include <utility>
+
 #include <strings.h>
 
 #include <boost/asio/as_tuple.hpp>
@@ -172,17 +174,17 @@ void Link::for_each_session(F f) {
 }
 
 void Link::drain(std::chrono::milliseconds grace, const std::string& reason) {
-  started_ = false;
+  const bool was_up = std::exchange(started_, false);
   stop_listening();
   for_each_session([grace, reason](LinkSession& s) { s.drain(grace, reason); });
-  env_.events.emit(source(), "link.down", {{"reason", reason}, {"drain_ms", grace.count()}});
+  if (was_up) env_.events.emit(source(), "link.down", {{"reason", reason}, {"drain_ms", grace.count()}});
 }
 
 void Link::stop(const std::string& reason) {
-  started_ = false;
+  const bool was_up = std::exchange(started_, false);
   stop_listening();
   close_all(reason);
-  env_.events.emit(source(), "link.down", {{"reason", reason}});
+  if (was_up) env_.events.emit(source(), "link.down", {{"reason", reason}});
 }
 
 void Link::bind_and_listen() {

@@ -20,6 +20,7 @@
 
 #include "core/host_port.hpp"
 #include "faults/byte_fault_spec.hpp"
+#include "proxy/fault_target.hpp"
 #include "proxy/link_stats.hpp"
 #include "proxy/proxy_env.hpp"
 
@@ -66,10 +67,10 @@ void validate_link_config(const LinkConfig& config, const std::string& pointer);
 // 127.0.0.1 for localhost; nullopt for any other name.
 std::optional<boost::asio::ip::address> listen_address(const std::string& host);
 
-class Link : public std::enable_shared_from_this<Link> {
+class Link : public FaultTarget, public std::enable_shared_from_this<Link> {
  public:
   Link(boost::asio::any_io_executor ex, LinkConfig config, ProxyEnv& env);
-  ~Link();
+  ~Link() override;
 
   // Starts listening (if enabled). Throws StartupError when the address can't be bound.
   void start();
@@ -79,7 +80,8 @@ class Link : public std::enable_shared_from_this<Link> {
   // closes (at the latest after `grace`).
   void drain(std::chrono::milliseconds grace, const std::string& reason);
 
-  const std::string& name() const { return config_.name; }
+  const std::string& name() const override { return config_.name; }
+  const std::string& protocol() const override { return config_.protocol; }
   std::string source() const { return "proxy:" + config_.name; }
   // The configuration, with `listen` showing the bound port once listening.
   const LinkConfig& config() const { return config_; }
@@ -90,14 +92,13 @@ class Link : public std::enable_shared_from_this<Link> {
   void set_upstream(const std::string& upstream);  // new connections use it
   void set_listen(const std::string& listen);      // rebinds; on failure keeps the old address and throws
 
-  const std::vector<std::shared_ptr<const FaultSpec>>& faults() const { return faults_; }
-  std::shared_ptr<const FaultSpec> find_fault(const std::string& name) const;
-  // Throws ConfigError (at `pointer`) when this link's protocol cannot take the fault.
-  void check_fault_fits(const FaultSpec& spec, const std::string& pointer) const;
-  void add_fault(std::shared_ptr<const FaultSpec> spec);
-  // The name by value: callers pass the name inside the spec being replaced or erased.
-  void replace_fault(std::string name, std::shared_ptr<const FaultSpec> spec);
-  void remove_fault(std::string name);
+  // The fault API's operations (FaultTarget).
+  const std::vector<std::shared_ptr<const FaultSpec>>& faults() const override { return faults_; }
+  std::shared_ptr<const FaultSpec> find_fault(const std::string& name) const override;
+  void check_fault_fits(const FaultSpec& spec, const std::string& pointer) const override;
+  void add_fault(std::shared_ptr<const FaultSpec> spec) override;
+  void replace_fault(std::string name, std::shared_ptr<const FaultSpec> spec) override;
+  void remove_fault(std::string name) override;
   void remove_all_faults();
 
   LinkStats& stats() { return stats_; }

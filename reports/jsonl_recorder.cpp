@@ -1,6 +1,7 @@
 #include "reports/jsonl_recorder.hpp"
 
 #include <fcntl.h>
+#include <sys/stat.h>
 #include <pthread.h>
 #include <signal.h>
 #include <unistd.h>
@@ -15,8 +16,18 @@
 
 namespace faultline {
 
-JsonlRecorder::JsonlRecorder(const std::string& path) : path_(path) {
-  fd_ = ::open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+JsonlRecorder::JsonlRecorder(const std::string& path, Mode mode) : path_(path) {
+  int flags = O_WRONLY | O_CREAT | O_CLOEXEC;
+  if (mode == Mode::append) flags |= O_APPEND;
+  if (mode == Mode::replace) flags |= O_TRUNC;
+  if (mode == Mode::create) flags |= O_EXCL;
+  fd_ = ::open(path.c_str(), flags, 0644);
+  if (fd_ < 0 && errno == EEXIST) {
+    struct stat st {};
+    if (::stat(path.c_str(), &st) == 0 && S_ISREG(st.st_mode) && st.st_size > 0)
+      throw ConfigError(path, "exists and holds " + std::to_string(st.st_size) + " bytes of history");
+    fd_ = ::open(path.c_str(), O_WRONLY | O_CLOEXEC);
+  }
   if (fd_ < 0) throw StartupError("events file " + path + ": " + std::strerror(errno));
   // The writer takes no signals: they belong to the thread that waits for them.
   sigset_t all, old;

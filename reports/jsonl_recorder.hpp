@@ -19,8 +19,14 @@ namespace faultline {
 
 class JsonlRecorder {
  public:
-  // Throws StartupError when the file can't be created.
-  explicit JsonlRecorder(const std::string& path);
+  // What to do with a file that exists and holds something: refuse it (a
+  // history is never lost by accident), add to its end, or replace it. An empty
+  // file, a device or a pipe is written to in every mode.
+  enum class Mode { create, append, replace };
+
+  // Throws ConfigError (naming the file) when it holds a history and the mode
+  // is `create`, StartupError when it can't be opened.
+  explicit JsonlRecorder(const std::string& path, Mode mode = Mode::create);
   ~JsonlRecorder();
   JsonlRecorder(const JsonlRecorder&) = delete;
   JsonlRecorder& operator=(const JsonlRecorder&) = delete;

@@ -1,7 +1,8 @@
 #pragma once
-// Test harness for the proxy: runs a LinkRegistry on its own io_context thread
-// with sessions on two worker threads (as `faultline proxy` does) and gives the test thread blocking loopback
-// sockets with receive timeouts, so a hung test fails instead of waiting.
+// Test harness for the proxy: runs a Runtime's main loop on its own thread with
+// sessions on two worker threads (as `faultline proxy` does) and gives the test
+// thread blocking loopback sockets with receive timeouts, so a hung test fails
+// instead of waiting.
 
 #include <algorithm>
 #include <chrono>
@@ -22,9 +23,8 @@
 
 #include "core/event_log.hpp"
 #include "core/host_port.hpp"
-#include "proxy/admin_api.hpp"
-#include "proxy/link_registry.hpp"
-#include "proxy/worker_pool.hpp"
+#include "runtime/admin_api.hpp"
+#include "runtime/runtime.hpp"
 
 namespace faultline::test {
 
@@ -39,29 +39,31 @@ inline double ms_since(std::chrono::steady_clock::time_point t0) {
 class ProxyHarness {
  public:
   explicit ProxyHarness(std::uint64_t seed = 7, unsigned workers = 2)
-      : workers_(workers), env_{events, seed}, registry_(io_.get_executor(), env_) {
-    if (!workers_.empty()) env_.session_executor = [this] { return workers_.next(); };
+      : runtime_(options(seed, workers)), events(runtime_.events()), registry_(runtime_.links()) {
     events.add_sink([this](const Event& e) {
       std::lock_guard lock(mutex_);
       history_.push_back(e);
     });
-    thread_ = std::thread([this] { io_.run(); });
+    thread_ = std::thread([this] { runtime_.run(); });
   }
   ~ProxyHarness() {
     call([&] {
       registry_.stop_all("test over");
-      if (api_) api_->stop();
+      if (auto* api = runtime_.api()) api->stop();
       return 0;
     });
     // Let the sessions on the workers close before their threads stop.
     const auto until = std::chrono::steady_clock::now() + 2s;
     while (call([&] { return registry_.open_sessions(); }) != 0 && std::chrono::steady_clock::now() < until)
       std::this_thread::sleep_for(2ms);
-    workers_.stop();
-    call([] { return 0; });  // what the sessions posted to the link's thread (forgetting them) runs first
+    // Stopped from inside the loop (a post after run() returned would never
+    // run), then the guard that kept it running goes.
+    call([&] {
+      runtime_.stop();
+      return 0;
+    });
     work_.reset();
-    io_.stop();
-    thread_.join();
+    thread_.join();  // run() stops the workers and delivers what their sessions posted back
   }
 
   // Runs `f` on the proxy's thread and returns its result (rethrowing its exception).
@@ -69,7 +71,7 @@ class ProxyHarness {
   auto call(F f) -> decltype(f()) {
     std::packaged_task<decltype(f())()> task(std::move(f));
     auto result = task.get_future();
-    asio::post(io_, [&task] { task(); });
+    asio::post(runtime_.io(), [&task] { task(); });
     return result.get();
   }
 
@@ -91,22 +93,20 @@ class ProxyHarness {
       return parse_host_port(l->config().listen)->port;
     });
   }
+  // Through the fault API; an error is thrown as ErrorException.
   void add_fault(const std::string& link, nlohmann::json toxic) {
-    call([&] { return registry_.add_fault(link, toxic); });
+    call([&] { return runtime_.faults().add(link, toxic).expect(); });
   }
   void remove_fault(const std::string& link, const std::string& fault) {
     call([&] {
-      registry_.remove_fault(link, fault);
+      runtime_.faults().remove(link, fault).expect();
       return 0;
     });
   }
   std::uint16_t start_api(const std::string& token = "", const std::string& address = "127.0.0.1:0") {
-    return call([&] {
-      api_ = std::make_unique<AdminApi>(io_.get_executor(), registry_, token);
-      api_->listen(address);
-      return parse_host_port(api_->address())->port;
-    });
+    return call([&] { return parse_host_port(runtime_.serve_api(address, token).address())->port; });
   }
+  Runtime& runtime() { return runtime_; }
   LinkRegistry& registry() { return registry_; }
 
   std::vector<Event> history(const std::string& kind = "") {
@@ -128,18 +128,27 @@ class ProxyHarness {
     return false;
   }
 
-  EventLog events;
+  static RuntimeOptions options(std::uint64_t seed, unsigned workers) {
+    RuntimeOptions o;
+    o.source = "test";
+    o.seed = seed;
+    o.threads = workers;
+    return o;
+  }
 
  private:
-  asio::io_context io_;
-  asio::executor_work_guard<asio::io_context::executor_type> work_{io_.get_executor()};
-  WorkerPool workers_;
-  ProxyEnv env_;
-  LinkRegistry registry_;
-  std::unique_ptr<AdminApi> api_;
-  std::thread thread_;
+  // Before the runtime: its sink writes here until the runtime is gone.
   std::mutex mutex_;
   std::vector<Event> history_;
+  Runtime runtime_;
+
+ public:
+  EventLog& events;
+
+ private:
+  LinkRegistry& registry_;
+  asio::executor_work_guard<asio::io_context::executor_type> work_{runtime_.io().get_executor()};
+  std::thread thread_;
 };
 
 // Waits until `pred` holds, at most `limit`.

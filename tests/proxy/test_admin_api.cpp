@@ -158,6 +158,38 @@ TEST_CASE("populate validates everything before applying anything; reset clears 
   CHECK(all["b"]["enabled"] == true);
 }
 
+TEST_CASE("a populate that fails to start a link puts back the links it replaced, faults included") {
+  Upstream up(Upstream::echo());
+  ProxyHarness proxy;
+  const auto api = proxy.start_api();
+  const std::string upstream = "127.0.0.1:" + std::to_string(up.port());
+  asio::io_context io;
+  tcp::acceptor taken(io, tcp::endpoint(asio::ip::make_address("127.0.0.1"), 0));
+  const std::string busy = "127.0.0.1:" + std::to_string(taken.local_endpoint().port());
+
+  REQUIRE(request(api, http::verb::post, "/proxies", nlohmann::json{{"name", "a"}, {"upstream", upstream}}.dump())
+              .status == 201);
+  REQUIRE(request(api, http::verb::post, "/proxies/a/toxics", R"({"type":"latency","name":"slow"})").status == 200);
+  const auto listen = request(api, http::verb::get, "/proxies/a").json()["listen"];
+
+  // "a" is replaced first, then "b" cannot listen: the whole populate fails.
+  auto failed = request(api, http::verb::post, "/populate",
+                        nlohmann::json::array({{{"name", "a"}, {"upstream", upstream}},
+                                               {{"name", "b"}, {"listen", busy}, {"upstream", upstream}}})
+                            .dump());
+  CHECK(failed.status == 500);
+  const auto all = request(api, http::verb::get, "/proxies").json();
+  REQUIRE(all.contains("a"));
+  CHECK_FALSE(all.contains("b"));
+  CHECK(all["a"]["listen"] == listen);
+  REQUIRE(all["a"]["toxics"].size() == 1);
+  CHECK(all["a"]["toxics"][0]["name"] == "slow");
+  // And it carries bytes again.
+  Client c(parse_host_port(listen.get<std::string>())->port);
+  c.send("back");
+  CHECK(c.read_exactly(4) == "back");
+}
+
 TEST_CASE("max_message: set when a link is created, shown, checked, and not changed by an update") {
   Upstream up(Upstream::echo());
   ProxyHarness proxy;

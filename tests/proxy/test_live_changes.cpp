@@ -69,7 +69,7 @@ TEST_CASE("a fault changed through an update applies to open connections") {
   Client c(port);
   auto rtt = [&] { return round_trip_ms(c, "x"); };
   CHECK(rtt() >= 29.0);
-  proxy.call([&] { return proxy.registry().update_fault("upd", "l", {{"attributes", {{"latency", 150}}}}); });
+  proxy.call([&] { return proxy.runtime().faults().change("upd", "l", {{"attributes", {{"latency", 150}}}}).expect(); });
   const double after = rtt();
   CHECK(after >= 149.0);
   CHECK(after < 300.0);

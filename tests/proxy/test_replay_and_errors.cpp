@@ -140,11 +140,11 @@ TEST_CASE("a link whose port is taken fails to start with an error naming the ad
     try {
       proxy.registry().create({{"name", "clash"}, {"listen", "127.0.0.1:" + std::to_string(port)}, {"upstream", "127.0.0.1:1"}});
       return 0;
-    } catch (const ApiError& e) {
+    } catch (const ErrorException& e) {
       CHECK(std::string(e.what()).find("127.0.0.1:" + std::to_string(port)) != std::string::npos);
-      return e.status();
+      return static_cast<int>(e.error().kind);
     }
   });
-  CHECK(status == 500);
+  CHECK(status == static_cast<int>(Error::Kind::failed));
   CHECK(proxy.call([&] { return proxy.registry().links().size(); }) == 0);
 }

@@ -1,35 +1,28 @@
 #pragma once
-// The named links of one proxy run, with the operations of Toxiproxy's API:
-// create, update, delete, populate, reset, and faults per link. Errors carry
-// the HTTP status the admin API answers with (400, 404, 409, 500).
+// The named network links of one run (tcp, websocket, http), with the
+// operations of Toxiproxy's API on them: create, update, delete, populate,
+// reset. Errors are thrown as ErrorException with a kind (invalid, not_found,
+// conflict, failed) and the JSON pointer; callers choose what a kind means (the
+// admin API: 400, 404, 409, 500). Faults are changed through the FaultApi.
 
 #include <map>
 #include <memory>
-#include <stdexcept>
 #include <string>
 #include <vector>
 
 #include <nlohmann/json.hpp>
 
+#include "core/result.hpp"
 #include "proxy/link.hpp"
 
 namespace faultline {
-
-class ApiError : public std::runtime_error {
- public:
-  ApiError(int status, const std::string& message) : std::runtime_error(message), status_(status) {}
-  int status() const { return status_; }
-
- private:
-  int status_;
-};
 
 class LinkRegistry {
  public:
   LinkRegistry(boost::asio::any_io_executor ex, ProxyEnv& env) : ex_(std::move(ex)), env_(env) {}
 
   // Toxiproxy's proxy object {name, listen, upstream, enabled}, plus optional
-  // "toxics" (faultline's config files). Throws ApiError.
+  // "toxics" (faultline's config files). Throws ErrorException.
   std::shared_ptr<Link> create(const nlohmann::json& body, const std::string& pointer = "");
   std::vector<std::shared_ptr<Link>> populate(const nlohmann::json& body);
   // Checks a populate body as populate does, starting nothing; throws
@@ -44,14 +37,10 @@ class LinkRegistry {
   // Sessions not yet closed, on every link including deleted ones.
   std::size_t open_sessions() const;
 
-  std::shared_ptr<Link> find(const std::string& name) const;  // throws 404
+  std::shared_ptr<Link> find(const std::string& name) const;  // throws not_found
+  // The link, or null.
+  std::shared_ptr<Link> get(const std::string& name) const;
   const std::map<std::string, std::shared_ptr<Link>>& links() const { return links_; }
-
-  std::shared_ptr<const FaultSpec> add_fault(const std::string& link, const nlohmann::json& body);
-  std::shared_ptr<const FaultSpec> update_fault(const std::string& link, const std::string& fault,
-                                                const nlohmann::json& body);
-  void remove_fault(const std::string& link, const std::string& fault);
-  std::shared_ptr<const FaultSpec> find_fault(const std::string& link, const std::string& fault) const;
 
   static nlohmann::json link_json(const Link& link);
 

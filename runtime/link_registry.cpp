@@ -1,4 +1,4 @@
-#include "proxy/link_registry.hpp"
+#include "runtime/link_registry.hpp"
 
 #include <set>
 
@@ -8,14 +8,15 @@ namespace faultline {
 
 namespace {
 
+// Runs `f`, rethrowing validation and start-up errors as ErrorException.
 template <class F>
-auto as_api_error(F&& f) -> decltype(f()) {
+auto as_error(F&& f) -> decltype(f()) {
   try {
     return f();
   } catch (const ConfigError& e) {
-    throw ApiError(400, e.what());
+    throw ErrorException(Error::from(e));
   } catch (const StartupError& e) {
-    throw ApiError(500, e.what());
+    throw ErrorException(Error::Kind::failed, e.what());
   }
 }
 
@@ -91,9 +92,9 @@ std::shared_ptr<Link> LinkRegistry::start_link(Parsed parsed) {
 }
 
 std::shared_ptr<Link> LinkRegistry::create(const nlohmann::json& body, const std::string& pointer) {
-  return as_api_error([&] {
+  return as_error([&] {
     auto parsed = parse(body, pointer);
-    if (links_.contains(parsed.config.name)) throw ApiError(409, "proxy already exists");
+    if (links_.contains(parsed.config.name)) throw ErrorException(Error::Kind::conflict, "proxy already exists");
     return start_link(std::move(parsed));
   });
 }
@@ -113,38 +114,56 @@ std::vector<LinkRegistry::Parsed> LinkRegistry::parse_all(const nlohmann::json& 
 void LinkRegistry::check_populate(const nlohmann::json& body) { parse_all(body); }
 
 std::vector<std::shared_ptr<Link>> LinkRegistry::populate(const nlohmann::json& body) {
-  return as_api_error([&] {
+  return as_error([&] {
     // Validate everything first: nothing is applied when any entry is bad.
     std::vector<Parsed> all = parse_all(body);
     std::vector<std::shared_ptr<Link>> started;
-    for (auto& p : all) {
-      if (auto it = links_.find(p.config.name); it != links_.end()) {
-        it->second->stop("replaced by populate");
-        links_.erase(it);
-      }
-      try {
-        started.push_back(start_link(std::move(p)));
-      } catch (...) {
-        for (auto& l : started) {  // roll back what this call started
-          l->stop("populate failed");
-          links_.erase(l->name());
+    std::vector<Parsed> replaced;  // as they were, to put back if a later entry fails
+    try {
+      for (auto& p : all) {
+        if (auto it = links_.find(p.config.name); it != links_.end()) {
+          replaced.push_back({it->second->config(), it->second->faults()});
+          it->second->stop("replaced by populate");
+          links_.erase(it);
         }
-        throw;
+        started.push_back(start_link(std::move(p)));
       }
+    } catch (...) {
+      // Roll back: what this call started goes, what it replaced comes back
+      // (on the address it had; its open connections are not restored).
+      for (auto& l : started) {
+        l->stop("populate failed");
+        links_.erase(l->name());
+      }
+      for (auto& old : replaced) {
+        const std::string name = old.config.name;
+        try {
+          start_link(std::move(old));
+        } catch (const std::exception& e) {
+          env_.events.emit("proxy:" + name, "link.lost",
+                           {{"reason", "populate failed and the link could not be restored: " + std::string(e.what())}});
+        }
+      }
+      throw;
     }
     return started;
   });
 }
 
-std::shared_ptr<Link> LinkRegistry::find(const std::string& name) const {
+std::shared_ptr<Link> LinkRegistry::get(const std::string& name) const {
   auto it = links_.find(name);
-  if (it == links_.end()) throw ApiError(404, "proxy not found");
-  return it->second;
+  return it == links_.end() ? nullptr : it->second;
+}
+
+std::shared_ptr<Link> LinkRegistry::find(const std::string& name) const {
+  auto link = get(name);
+  if (!link) throw ErrorException(Error::Kind::not_found, "proxy not found");
+  return link;
 }
 
 std::shared_ptr<Link> LinkRegistry::update(const std::string& name, const nlohmann::json& body) {
   auto link = find(name);
-  return as_api_error([&] {
+  return as_error([&] {
     if (!body.is_object()) throw ConfigError("", "a proxy update must be a JSON object");
     LinkConfig next = link->config();
     std::string listen = link->config().listen;
@@ -185,7 +204,7 @@ void LinkRegistry::remove(const std::string& name) {
 }
 
 void LinkRegistry::reset() {
-  as_api_error([&] {
+  as_error([&] {
     for (auto& [name, link] : links_) {
       link->remove_all_faults();
       link->set_enabled(true);
@@ -205,38 +224,6 @@ void LinkRegistry::drain_all(std::chrono::milliseconds grace, const std::string&
 std::size_t LinkRegistry::open_sessions() const {
   const auto n = env_.sessions_alive.load();
   return n > 0 ? static_cast<std::size_t>(n) : 0;
-}
-
-std::shared_ptr<const FaultSpec> LinkRegistry::add_fault(const std::string& link_name, const nlohmann::json& body) {
-  auto link = find(link_name);
-  return as_api_error([&] {
-    auto spec = std::make_shared<const FaultSpec>(parse_fault(body, ""));
-    link->check_fault_fits(*spec, "");
-    if (link->find_fault(spec->name)) throw ApiError(409, "toxic already exists");
-    link->add_fault(spec);
-    return spec;
-  });
-}
-
-std::shared_ptr<const FaultSpec> LinkRegistry::find_fault(const std::string& link_name, const std::string& fault) const {
-  auto spec = find(link_name)->find_fault(fault);
-  if (!spec) throw ApiError(404, "toxic not found");
-  return spec;
-}
-
-std::shared_ptr<const FaultSpec> LinkRegistry::update_fault(const std::string& link_name, const std::string& fault,
-                                                            const nlohmann::json& body) {
-  auto current = find_fault(link_name, fault);
-  return as_api_error([&] {
-    auto spec = std::make_shared<const FaultSpec>(update_fault_spec(*current, body, ""));
-    find(link_name)->replace_fault(fault, spec);
-    return spec;
-  });
-}
-
-void LinkRegistry::remove_fault(const std::string& link_name, const std::string& fault) {
-  find_fault(link_name, fault);
-  find(link_name)->remove_fault(fault);
 }
 
 }  // namespace faultline

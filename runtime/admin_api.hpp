@@ -3,7 +3,9 @@
 // /proxies/{name}/toxics[/{toxic}], /populate, /reset, /version, with the same
 // field names, status codes and error bodies ({"error": ..., "status": ...}),
 // plus /metrics in Prometheus text format. faultline's own fault types go
-// through the same endpoints.
+// through the same endpoints. A thin layer over the Runtime: links through its
+// LinkRegistry, faults through its FaultApi; the HTTP status of each error
+// kind is chosen here.
 
 #include <memory>
 #include <optional>
@@ -16,7 +18,7 @@
 
 namespace faultline {
 
-class LinkRegistry;
+class Runtime;
 
 class AdminApi {
  public:
@@ -24,7 +26,7 @@ class AdminApi {
   using Response = boost::beast::http::response<boost::beast::http::string_body>;
 
   // A non-empty token is required of every request (Authorization: Bearer TOKEN).
-  AdminApi(boost::asio::any_io_executor ex, LinkRegistry& links, std::string token);
+  AdminApi(Runtime& runtime, std::string token);
 
   // Throws StartupError when the address can't be bound.
   void listen(const std::string& address);
@@ -45,8 +47,10 @@ class AdminApi {
   static boost::asio::awaitable<void> drain_and_close(boost::beast::tcp_stream& stream);
   std::optional<Response> refuse_foreign(const Request& request) const;
 
+  Response route(const Request& request);
+
+  Runtime& runtime_;
   boost::asio::any_io_executor ex_;
-  LinkRegistry& links_;
   std::string token_;
   std::string address_;
   bool loopback_ = true;  // listening on a loopback address (until listen() says otherwise)

@@ -1,8 +1,8 @@
-#include "proxy/metrics.hpp"
+#include "runtime/metrics.hpp"
 
 #include <sstream>
 
-#include "proxy/link_registry.hpp"
+#include "runtime/link_registry.hpp"
 
 namespace faultline {
 namespace {

@@ -1,4 +1,4 @@
-#include "proxy/admin_api.hpp"
+#include "runtime/admin_api.hpp"
 
 #include <array>
 
@@ -13,8 +13,9 @@
 #include "core/host_port.hpp"
 #include "core/json_depth.hpp"
 #include "proxy/accept_backoff.hpp"
-#include "proxy/link_registry.hpp"
-#include "proxy/metrics.hpp"
+#include "runtime/link_registry.hpp"
+#include "runtime/metrics.hpp"
+#include "runtime/runtime.hpp"
 
 namespace faultline {
 
@@ -81,6 +82,25 @@ AdminApi::Response error_reply(const AdminApi::Request& req, int status, const s
   return json_reply(req, status, {{"error", message}, {"status", status}});
 }
 
+int status_of(Error::Kind kind) {
+  switch (kind) {
+    case Error::Kind::invalid: return 400;
+    case Error::Kind::not_found: return 404;
+    case Error::Kind::conflict: return 409;
+    case Error::Kind::failed: return 500;
+  }
+  return 500;
+}
+
+AdminApi::Response error_reply(const AdminApi::Request& req, const Error& e) {
+  return error_reply(req, status_of(e.kind), e.text());
+}
+
+// A fault, or the error, as the answer.
+AdminApi::Response fault_reply(const AdminApi::Request& req, const Result<FaultPtr>& r) {
+  return r ? json_reply(req, 200, r.value()->to_json()) : error_reply(req, r.error());
+}
+
 // The answer to a request that could not be read, by what went wrong.
 int unreadable_status(const boost::system::error_code& ec) {
   if (ec == http::error::header_limit) return 431;
@@ -99,16 +119,17 @@ bool is_loopback_origin(std::string_view origin) {
 nlohmann::json parse_body(const AdminApi::Request& req) {
   if (req.body().empty()) return nlohmann::json::object();
   if (json_too_deep_at(req.body()) != std::string::npos)
-    throw ApiError(400, "bad request body: nests deeper than " + std::to_string(kMaxJsonDepth) + " levels");
+    throw ErrorException(Error::Kind::invalid,
+                         "bad request body: nests deeper than " + std::to_string(kMaxJsonDepth) + " levels");
   auto body = nlohmann::json::parse(req.body(), nullptr, false);
-  if (body.is_discarded()) throw ApiError(400, "bad request body: not valid JSON");
+  if (body.is_discarded()) throw ErrorException(Error::Kind::invalid, "bad request body: not valid JSON");
   return body;
 }
 
 }  // namespace
 
-AdminApi::AdminApi(asio::any_io_executor ex, LinkRegistry& links, std::string token)
-    : ex_(std::move(ex)), links_(links), token_(std::move(token)) {}
+AdminApi::AdminApi(Runtime& runtime, std::string token)
+    : runtime_(runtime), ex_(runtime.executor()), token_(std::move(token)) {}
 
 void AdminApi::listen(const std::string& address) {
   std::string why;
@@ -229,78 +250,88 @@ AdminApi::Response AdminApi::handle(const Request& req) {
     const auto auth = req[http::field::authorization];
     if (auth != "Bearer " + token_) return error_reply(req, 401, "missing or wrong API token");
   }
-  const auto parts = path_segments(req.target());
-  const auto method = req.method();
-  auto not_allowed = [&] { return error_reply(req, 405, "method not allowed"); };
   try {
-    if (parts.size() == 1 && parts[0] == "version") {
-      if (method != http::verb::get) return not_allowed();
-      return json_reply(req, 200, {{"version", FAULTLINE_VERSION}, {"server", "faultline"}});
-    }
-    if (parts.size() == 1 && parts[0] == "metrics") {
-      if (method != http::verb::get) return not_allowed();
-      return reply(req, http::status::ok, render_metrics(links_), "text/plain; version=0.0.4");
-    }
-    if (parts.size() == 1 && parts[0] == "reset") {
-      if (method != http::verb::post) return not_allowed();
-      links_.reset();
-      return reply(req, http::status::no_content, "");
-    }
-    if (parts.size() == 1 && parts[0] == "populate") {
-      if (method != http::verb::post) return not_allowed();
-      nlohmann::json proxies = nlohmann::json::array();
-      for (const auto& link : links_.populate(parse_body(req))) proxies.push_back(LinkRegistry::link_json(*link));
-      return json_reply(req, 201, {{"proxies", proxies}});
-    }
-    if (!parts.empty() && parts[0] == "proxies") {
-      if (parts.size() == 1) {
-        if (method == http::verb::get) {
-          nlohmann::json all = nlohmann::json::object();
-          for (const auto& [name, link] : links_.links()) all[name] = LinkRegistry::link_json(*link);
-          return json_reply(req, 200, all);
-        }
-        if (method == http::verb::post) return json_reply(req, 201, LinkRegistry::link_json(*links_.create(parse_body(req))));
-        return not_allowed();
-      }
-      const std::string& name = parts[1];
-      if (parts.size() == 2) {
-        if (method == http::verb::get) return json_reply(req, 200, LinkRegistry::link_json(*links_.find(name)));
-        if (method == http::verb::post || method == http::verb::patch)
-          return json_reply(req, 200, LinkRegistry::link_json(*links_.update(name, parse_body(req))));
-        if (method == http::verb::delete_) {
-          links_.remove(name);
-          return reply(req, http::status::no_content, "");
-        }
-        return not_allowed();
-      }
-      if (parts[2] == "toxics" && parts.size() == 3) {
-        if (method == http::verb::get) {
-          nlohmann::json list = nlohmann::json::array();
-          for (const auto& f : links_.find(name)->faults()) list.push_back(f->to_json());
-          return json_reply(req, 200, list);
-        }
-        if (method == http::verb::post) return json_reply(req, 200, links_.add_fault(name, parse_body(req))->to_json());
-        return not_allowed();
-      }
-      if (parts[2] == "toxics" && parts.size() == 4) {
-        const std::string& fault = parts[3];
-        if (method == http::verb::get) return json_reply(req, 200, links_.find_fault(name, fault)->to_json());
-        if (method == http::verb::post || method == http::verb::patch)
-          return json_reply(req, 200, links_.update_fault(name, fault, parse_body(req))->to_json());
-        if (method == http::verb::delete_) {
-          links_.remove_fault(name, fault);
-          return reply(req, http::status::no_content, "");
-        }
-        return not_allowed();
-      }
-    }
-    return error_reply(req, 404, "not found");
-  } catch (const ApiError& e) {
-    return error_reply(req, e.status(), e.what());
+    return route(req);
+  } catch (const ErrorException& e) {
+    return error_reply(req, e.error());
   } catch (const std::exception& e) {
     spdlog::error("admin API: {} {}: {}", std::string(req.method_string()), std::string(req.target()), e.what());
     return error_reply(req, 500, e.what());
   }
+}
+
+AdminApi::Response AdminApi::route(const Request& req) {
+  auto& links = runtime_.links();
+  auto& faults = runtime_.faults();
+  const auto parts = path_segments(req.target());
+  const auto method = req.method();
+  auto not_allowed = [&] { return error_reply(req, 405, "method not allowed"); };
+  auto no_content = [&] { return reply(req, http::status::no_content, ""); };
+  auto one = [&](const char* name) { return parts.size() == 1 && parts[0] == name; };
+
+  if (one("version")) {
+    if (method != http::verb::get) return not_allowed();
+    return json_reply(req, 200, {{"version", FAULTLINE_VERSION}, {"server", "faultline"}});
+  }
+  if (one("metrics")) {
+    if (method != http::verb::get) return not_allowed();
+    return reply(req, http::status::ok, render_metrics(links), "text/plain; version=0.0.4");
+  }
+  if (one("reset")) {
+    if (method != http::verb::post) return not_allowed();
+    links.reset();
+    faults.clear();
+    return no_content();
+  }
+  if (one("populate")) {
+    if (method != http::verb::post) return not_allowed();
+    nlohmann::json proxies = nlohmann::json::array();
+    for (const auto& link : links.populate(parse_body(req))) proxies.push_back(LinkRegistry::link_json(*link));
+    return json_reply(req, 201, {{"proxies", proxies}});
+  }
+  if (parts.empty() || parts[0] != "proxies") return error_reply(req, 404, "not found");
+
+  if (parts.size() == 1) {
+    if (method == http::verb::get) {
+      nlohmann::json all = nlohmann::json::object();
+      for (const auto& [name, link] : links.links()) all[name] = LinkRegistry::link_json(*link);
+      return json_reply(req, 200, all);
+    }
+    if (method == http::verb::post) return json_reply(req, 201, LinkRegistry::link_json(*links.create(parse_body(req))));
+    return not_allowed();
+  }
+  const std::string& name = parts[1];
+  if (parts.size() == 2) {
+    if (method == http::verb::get) return json_reply(req, 200, LinkRegistry::link_json(*links.find(name)));
+    if (method == http::verb::post || method == http::verb::patch)
+      return json_reply(req, 200, LinkRegistry::link_json(*links.update(name, parse_body(req))));
+    if (method == http::verb::delete_) {
+      links.remove(name);
+      return no_content();
+    }
+    return not_allowed();
+  }
+  if (parts[2] != "toxics" || parts.size() > 4) return error_reply(req, 404, "not found");
+  if (parts.size() == 3) {
+    if (method == http::verb::get) {
+      auto list = faults.list(name);
+      if (!list) return error_reply(req, list.error());
+      nlohmann::json out = nlohmann::json::array();
+      for (const auto& f : list.value()) out.push_back(f->to_json());
+      return json_reply(req, 200, out);
+    }
+    if (method == http::verb::post) return fault_reply(req, faults.add(name, parse_body(req)));
+    return not_allowed();
+  }
+  const std::string& fault = parts[3];
+  if (method == http::verb::get) return fault_reply(req, faults.get(name, fault));
+  if (method == http::verb::post || method == http::verb::patch)
+    return fault_reply(req, faults.change(name, fault, parse_body(req)));
+  if (method == http::verb::delete_) {
+    auto removed = faults.remove(name, fault);
+    return removed ? no_content() : error_reply(req, removed.error());
+  }
+  return not_allowed();
 }
 
 }  // namespace faultline

@@ -1,0 +1,27 @@
+#pragma once
+// The options every command that runs something shares, and the runtime they
+// set up: the events file (--events, --events-append, --force) and the seed.
+
+#include <memory>
+#include <string>
+
+#include <CLI/CLI.hpp>
+
+#include "runtime/runtime.hpp"
+
+namespace faultline::cli {
+
+struct EventsOptions {
+  std::string path;
+  bool append = false;
+  bool force = false;
+};
+
+void add_events_options(CLI::App& cmd, EventsOptions& events);
+
+// A runtime for `options`, with the events file of `events`. A file that holds
+// a history, without --events-append or --force, is a ConfigError naming
+// --events and the way out.
+std::unique_ptr<Runtime> start_runtime(RuntimeOptions options, const EventsOptions& events);
+
+}  // namespace faultline::cli
