@@ -321,7 +321,7 @@ std::optional<int> StdioChild::try_reap() {
   return status_;
 }
 
-std::vector<StdioChild::Remnant> StdioChild::scan() {
+std::vector<StdioChild::Remnant> StdioChild::scan(bool with_dying) {
   reap_all();
   std::vector<Remnant> out;
   if (pid_ <= 0) return out;
@@ -334,7 +334,7 @@ std::vector<StdioChild::Remnant> StdioChild::scan() {
     const long pid = std::strtol(e->d_name, &end, 10);
     if (pid <= 0 || *end != '\0' || pid == watcher_ || pid == self) continue;
     const auto st = read_stat(static_cast<pid_t>(pid));
-    if (!st || st->state == 'Z' || st->state == 'X' || st->dying()) continue;
+    if (!st || st->state == 'Z' || st->state == 'X' || (st->dying() && !with_dying)) continue;
     const bool ours = pid == pid_ || st->pgrp == pid_ || (options_.adopt_orphans && st->ppid == self);
     if (ours) out.push_back({static_cast<pid_t>(pid), st->pgrp});
   }
@@ -370,7 +370,7 @@ std::size_t StdioChild::signal_remnants(int signo) {
 
 bool StdioChild::wait_remnants_gone(Clock::time_point deadline) {
   for (;;) {
-    if (scan().empty()) return true;
+    if (scan(true).empty()) return true;  // gone and reaped, not merely hit by SIGKILL
     if (Clock::now() >= deadline) return false;
     std::this_thread::sleep_for(kPoll);
   }
@@ -380,7 +380,7 @@ std::size_t StdioChild::end_group() {
   if (pid_ <= 0 || ended_) return 0;
   ended_ = true;
   std::size_t killed = 0;
-  bool gone = scan().empty();
+  bool gone = scan(true).empty();
   if (!gone) {
     if (!term_sent_at_) signal_remnants(SIGTERM);
     gone = wait_remnants_gone(term_sent_at_.value_or(Clock::now()) + options_.grace);

@@ -68,7 +68,9 @@ class StdioChild {
   void retire_watcher(bool group_gone);
   void note_reaped(pid_t pid, int status);
   void reap_all();
-  std::vector<Remnant> scan();
+  // The processes of the server's group (and, adopting, its orphans) still
+  // alive; `with_dying` also counts those a SIGKILL already dooms.
+  std::vector<Remnant> scan(bool with_dying = false);
   bool wait_remnants_gone(std::chrono::steady_clock::time_point deadline);
 
   StdioChildOptions options_;
