@@ -45,6 +45,9 @@ class StdioRun : public FaultHost, public std::enable_shared_from_this<StdioRun>
 
   void start();
   void forward_signal(int signo);
+  // After the server exited: stop reading its pipes and close the client's
+  // output, dropping what a fault still holds, so the run ends.
+  void abandon_output(std::string_view why);
   bool signal_server(int signo, std::string_view why);
   void end_server();
 

@@ -26,7 +26,14 @@ bool StdioRun::signal_server(int signo, std::string_view why) {
 void StdioRun::forward_signal(int signo) {
   const bool sent = child_ && child_->signal(signo, false);
   emit("server.signal", {{"signal", signal_name(signo)}, {"group", false}, {"reason", "forwarded"}, {"sent", sent}});
-  if ((signo != SIGINT && signo != SIGTERM) || signalled_ || child_status_ || !child_) return;
+  if (signo != SIGINT && signo != SIGTERM) return;
+  if (child_status_) {
+    // The server is gone and something (a fault holding the stream) keeps the
+    // run open: a signal to end it must not go unanswered.
+    abandon_output("signalled after the server exited");
+    return;
+  }
+  if (signalled_ || !child_) return;
   signalled_ = true;
   auto self = shared_from_this();
   spawn([self]() { return self->escalate(self->signal_timer_, "signalled: server still running"); },
@@ -71,8 +78,22 @@ void StdioRun::on_child_exit(int status) {
     boost::system::error_code ignored;
     self->child_out_.cancel(ignored);
     self->child_err_.cancel(ignored);
+    // What a fault still holds (timeout, half_open hold a stream forever) gets
+    // one more period, then the client's output closes: the run ends.
+    self->drain_timer_.expires_after(self->o_.drain_after_exit);
+    self->drain_timer_.async_wait([self](boost::system::error_code ec2) {
+      if (!ec2) self->abandon_output("server exited; a fault still held its output");
+    });
   });
   check_finished();
+}
+
+void StdioRun::abandon_output(std::string_view why) {
+  if (finished_) return;
+  boost::system::error_code ignored;
+  child_out_.cancel(ignored);
+  child_err_.cancel(ignored);
+  down_->close_output(why);
 }
 
 void StdioRun::begin_shutdown(std::string reason) {
