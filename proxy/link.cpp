@@ -205,7 +205,8 @@ void Link::bind_and_listen() {
   config_.listen = HostPort{bound.address().to_string(), bound.port()}.to_string();
   configured_listen_ = config_.listen;  // a port picked by the kernel is kept across disable/enable
   acceptor_ = acceptor;
-  asio::co_spawn(ex_, accept_loop(acceptor), asio::detached);
+  // The loop holds the link from here: it may first run after the link was stopped and let go.
+  asio::co_spawn(ex_, accept_loop(shared_from_this(), acceptor), asio::detached);
 }
 
 void Link::stop_listening() {
@@ -229,8 +230,7 @@ void Link::close_all(const std::string& reason) {
   for_each_session([reason](LinkSession& s) { s.shut_down(reason); });
 }
 
-asio::awaitable<void> Link::accept_loop(std::shared_ptr<tcp::acceptor> acceptor) {
-  auto self = shared_from_this();
+asio::awaitable<void> Link::accept_loop(std::shared_ptr<Link> self, std::shared_ptr<tcp::acceptor> acceptor) {
   AcceptBackoff backoff("link " + config_.name);
   while (acceptor->is_open()) {
     auto session_ex = env_.session_executor ? env_.session_executor() : ex_;

@@ -116,7 +116,8 @@ class Link : public FaultTarget, public std::enable_shared_from_this<Link> {
   // Runs `f(session)` on each open session's executor.
   template <class F>
   void for_each_session(F f);
-  boost::asio::awaitable<void> accept_loop(std::shared_ptr<boost::asio::ip::tcp::acceptor> acceptor);
+  boost::asio::awaitable<void> accept_loop(std::shared_ptr<Link> self,
+                                          std::shared_ptr<boost::asio::ip::tcp::acceptor> acceptor);
 
   boost::asio::any_io_executor ex_;
   LinkConfig config_;
