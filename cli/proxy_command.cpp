@@ -31,8 +31,7 @@ struct ProxyOptions {
   std::optional<std::uint64_t> max_message;
   std::vector<std::string> faults;
   std::string config;
-  std::string api;
-  std::string api_token;
+  ApiOptions api;
   std::optional<std::uint64_t> seed;
   EventsOptions events;
   double duration = 0;
@@ -121,16 +120,9 @@ int run_proxy(const ProxyOptions& o) {
   auto place = [&](std::size_t i, const char* field) {
     return o.config.empty() ? "--" + std::string(field) : o.config + " /" + std::to_string(i) + "/" + field;
   };
-  std::string api = o.api;
-  if (api.empty() && links.empty()) api = "127.0.0.1:8474";
-  if (!api.empty()) {
-    auto hp = parse_host_port(api);
-    if (!hp) throw ConfigError("--api", "\"" + api + "\" is not HOST:PORT");
-    if (!listen_address(hp->host))
-      throw ConfigError("--api", "\"" + api + "\": the host must be an IP address or localhost");
-    if (!is_loopback_host(hp->host) && o.api_token.empty())
-      throw ConfigError("--api", "binding the admin API to " + hp->host + " (not loopback) requires --api-token");
-  }
+  ApiOptions api = o.api;
+  if (api.address.empty() && links.empty()) api.address = "127.0.0.1:8474";
+  check_api_options(api);
   for (std::size_t i = 0; i < links.size(); ++i) resolve_listen_name(links[i], place(i, "listen"));
   try {
     LinkRegistry::check_populate(links);
@@ -156,7 +148,7 @@ int run_proxy(const ProxyOptions& o) {
     if (e.error().kind == Error::Kind::invalid) throw ConfigError(o.config.empty() ? "--listen" : o.config, e.what());
     throw StartupError(e.what());
   }
-  AdminApi* admin = api.empty() ? nullptr : &runtime.serve_api(api, o.api_token);
+  AdminApi* admin = api.address.empty() ? nullptr : &runtime.serve_api(api.address, api.token);
   // Started: only now is anything but an error printed.
   spdlog::info("seed {}", runtime.seed());
   for (const auto& link : started)
@@ -191,17 +183,15 @@ void register_proxy_command(CLI::App& root, CommandResult& result) {
       ->check(whole_number_in(kMinMaxMessage, kMaxMaxMessage, "a whole number of bytes"));
   cmd->add_option("--fault", opts->faults,
                   "Fault on the one link: TYPE[,KEY=VALUE...] with keys name, stream (upstream|downstream), "
-                  "toxicity and the type's attributes, e.g. latency,stream=downstream,latency=100,jitter=10; "
-                  "or a toxic as JSON. Repeatable.")
+                  "toxicity, after/for (a duration: 500ms, 2s, 5m), count and the type's attributes, e.g. "
+                  "latency,stream=downstream,latency=100,jitter=10,after=5s; or a toxic as JSON. Repeatable.")
       ->expected(1)
       ->allow_extra_args(false)  // one value each: a `--` right after it still starts the command
       ->multi_option_policy(CLI::MultiOptionPolicy::TakeAll);
   cmd->add_option("--config", opts->config,
                   "Serve the links in FILE (a JSON array of proxies, as for /populate; a regular file of at most "
                   "16 MiB)");
-  cmd->add_option("--api", opts->api,
-                  "Serve the admin API on HOST:PORT (default 127.0.0.1:8474 when no link is given)");
-  cmd->add_option("--api-token", opts->api_token, "Require this bearer token of API requests (needed off loopback)");
+  add_api_options(*cmd, opts->api, "Serve the admin API on HOST:PORT (default 127.0.0.1:8474 when no link is given)");
   cmd->add_option("--seed", opts->seed, "Seed for every random decision (default: random, logged)")
       ->check(seed_number());
   add_events_options(*cmd, opts->events);

@@ -1,6 +1,8 @@
 #include "cli/runtime_options.hpp"
 
 #include "core/errors.hpp"
+#include "core/host_port.hpp"
+#include "proxy/link.hpp"  // listen_address
 
 namespace faultline::cli {
 
@@ -15,6 +17,21 @@ void add_events_options(CLI::App& cmd, EventsOptions& events) {
   cmd.add_flag("--force", events.force, "Replace the --events file even if it holds a history")
       ->needs(path)
       ->excludes(append);
+}
+
+void add_api_options(CLI::App& cmd, ApiOptions& api, const std::string& what) {
+  cmd.add_option("--api", api.address, what);
+  cmd.add_option("--api-token", api.token, "Require this bearer token of API requests (needed off loopback)");
+}
+
+void check_api_options(const ApiOptions& api) {
+  if (api.address.empty()) return;
+  auto hp = parse_host_port(api.address);
+  if (!hp) throw ConfigError("--api", "\"" + api.address + "\" is not HOST:PORT");
+  if (!listen_address(hp->host))
+    throw ConfigError("--api", "\"" + api.address + "\": the host must be an IP address or localhost");
+  if (!is_loopback_host(hp->host) && api.token.empty())
+    throw ConfigError("--api", "binding the admin API to " + hp->host + " (not loopback) requires --api-token");
 }
 
 std::unique_ptr<Runtime> start_runtime(RuntimeOptions options, const EventsOptions& events) {

@@ -1,6 +1,7 @@
 #pragma once
 // The options every command that runs something shares, and the runtime they
-// set up: the events file (--events, --events-append, --force) and the seed.
+// set up: the events file (--events, --events-append, --force), the seed, and
+// the admin API (--api, --api-token).
 
 #include <memory>
 #include <string>
@@ -18,6 +19,17 @@ struct EventsOptions {
 };
 
 void add_events_options(CLI::App& cmd, EventsOptions& events);
+
+struct ApiOptions {
+  std::string address;  // HOST:PORT; empty: no API
+  std::string token;
+};
+
+// --api (described by `what`) and --api-token.
+void add_api_options(CLI::App& cmd, ApiOptions& api, const std::string& what);
+// Throws ConfigError naming --api: not HOST:PORT, a host name other than
+// localhost, or an address off loopback without a token.
+void check_api_options(const ApiOptions& api);
 
 // A runtime for `options`, with the events file of `events`. A file that holds
 // a history, without --events-append or --force, is a ConfigError naming

@@ -22,6 +22,7 @@
 #include "proxy/link.hpp"
 #include "proxy/proxy_config.hpp"
 #include "proxy/stdio_link.hpp"
+#include "runtime/admin_api.hpp"
 
 namespace faultline::cli {
 namespace {
@@ -35,31 +36,15 @@ struct WrapOptions {
   std::int64_t shutdown_ms = 2000;
   std::optional<std::uint64_t> max_message;
   std::vector<std::string> command;
+  ApiOptions api;
 };
 
 constexpr int kExitCannotRun = 127;  // as a shell reports a command it cannot run
 
-// Byte faults about connecting: a stdio link has no connection to refuse or delay.
-bool acts_on_connecting(std::string_view type) { return type == "down" || type == "slow_open"; }
-
-// The faults a stdio link cannot apply are refused, not ignored: websocket and
-// http types, a session match, and byte faults about connecting.
-void check_fits_stdio(const FaultSpec& spec, const std::string& where) {
-  if (spec.is_frame()) {
-    check_frame_fault_transport(*spec.frame, "stdio", where);
-  } else if (acts_on_connecting(spec.type)) {
-    throw ConfigError(where + "/type", "a " + spec.type + " fault acts on connecting; a stdio link has no connection to refuse or delay");
-  }
-}
-
-struct LoadedFaults {
-  std::vector<FrameFaultSpec> frames;
-  std::vector<FaultSpec> bytes;
-};
-
 // The faults of --faults FILE (a JSON array) and --fault: frame faults, and
-// byte faults on the bytes each direction writes.
-LoadedFaults load_faults(const WrapOptions& o) {
+// byte faults on the bytes each direction writes. The faults a stdio link
+// cannot apply are refused, not ignored.
+std::vector<FaultPtr> load_faults(const WrapOptions& o) {
   std::vector<std::pair<FaultSpec, std::string>> all;  // with where it came from
   if (!o.faults_file.empty()) {
     const auto json = read_json_file(o.faults_file);
@@ -70,17 +55,13 @@ LoadedFaults load_faults(const WrapOptions& o) {
     }
   }
   for (const auto& text : o.faults) all.emplace_back(parse_fault_text(text), "--fault " + text + " ");
-  LoadedFaults loaded;
+  std::vector<FaultPtr> loaded;
   std::set<std::string> names;
   for (auto& [spec, where] : all) {
-    check_fits_stdio(spec, where);
+    check_fault_fits_stdio(spec, where);
     if (!names.insert(spec.name).second)
       throw ConfigError(where + "/name", "a fault named \"" + spec.name + "\" already exists (give name=...)");
-    if (spec.is_frame()) {
-      loaded.frames.push_back(*spec.frame);
-    } else {
-      loaded.bytes.push_back(std::move(spec));
-    }
+    loaded.push_back(make_fault(std::move(spec)));
   }
   return loaded;
 }
@@ -90,9 +71,8 @@ int run_wrap(const WrapOptions& o) {
   StdioLinkOptions link_options;
   link_options.name = o.name;
   link_options.command = o.command;
-  auto faults = load_faults(o);
-  link_options.faults = std::move(faults.frames);
-  link_options.byte_faults = std::move(faults.bytes);
+  link_options.faults = load_faults(o);
+  check_api_options(o.api);
   link_options.shutdown_step = std::chrono::milliseconds(o.shutdown_ms);
   link_options.adopt_orphans = true;  // this process runs one link: the server's orphans are ours to end
   if (o.max_message) link_options.max_message = *o.max_message;
@@ -106,23 +86,29 @@ int run_wrap(const WrapOptions& o) {
   link_options.seed = runtime->seed();
   spdlog::debug("seed {}", runtime->seed());
 
-  StdioLink link(runtime->executor(), runtime->events(), std::move(link_options));
+  auto link = std::make_shared<StdioLink>(runtime->executor(), runtime->events(), std::move(link_options));
+  if (!o.api.address.empty()) {
+    // Before the server starts: an address in use ends the run with nothing started.
+    if (auto attached = runtime->faults().attach(link); !attached) throw ConfigError("--name", attached.error().message);
+    const auto& admin = runtime->serve_api(o.api.address, o.api.token);
+    spdlog::info("admin API on http://{} (link {})", admin.address(), o.name);
+  }
   int exit_code = kExitRuntime;
-  link.on_exit([&](int code) {
+  link->on_exit([&](int code) {
     exit_code = code;
     runtime->stop();
   });
   try {
-    link.start();
+    link->start();
   } catch (const StartupError& e) {
     runtime->events().emit("server:" + o.name, "server.spawn_failed", {{"error", e.what()}});
     spdlog::error("wrap: {}", e.what());
     return kExitCannotRun;
   }
   // Signals go to the server, which decides; its exit ends the run.
-  runtime->forward_signals([&](int signo) { link.forward_signal(signo); });
+  runtime->forward_signals([&](int signo) { link->forward_signal(signo); });
   runtime->run();
-  link.end_server();
+  link->end_server();
   runtime->end({{"exit_code", exit_code}});
   return exit_code;
 }
@@ -145,9 +131,10 @@ void register_wrap_command(CLI::App& root, CommandResult& result) {
   auto* cmd = root.add_subcommand("wrap", "Run an MCP server over stdio behind faultline: wrap -- CMD ARGS...");
   cmd->add_option("--fault", opts->faults,
                   "Frame fault: TYPE[,KEY=VALUE...] with keys name, stream (upstream|downstream), probability, "
-                  "match keys method, id, kind (request|response|error|notification|invalid) and the type's "
-                  "attributes, e.g. error,method=tools/call,code=-32000; or a byte fault (listed below), acting on "
-                  "the bytes written to that side; or a fault as JSON. Repeatable.")
+                  "after/for (a duration: 500ms, 2s, 5m), count, match keys method, id, kind "
+                  "(request|response|error|notification|invalid) and the type's attributes, e.g. "
+                  "error,method=tools/call,code=-32000,count=2; or a byte fault (listed below), acting on the "
+                  "bytes written to that side; or a fault as JSON. Repeatable.")
       ->expected(1)
       ->allow_extra_args(false)  // one value each: a `--` right after it still starts the command
       ->multi_option_policy(CLI::MultiOptionPolicy::TakeAll);
@@ -165,6 +152,9 @@ void register_wrap_command(CLI::App& root, CommandResult& result) {
                   "The longest line (one message) decoded, in bytes (default 4 MiB); a longer one is recorded as "
                   "invalid and passed on whole, undecoded")
       ->check(whole_number_in(kMinMaxMessage, kMaxMaxMessage, "a whole number of bytes"));
+  add_api_options(*cmd, opts->api,
+                  "Serve the admin API (Toxiproxy's) on HOST:PORT for this one link, so its faults can be added, "
+                  "changed and removed while the server runs");
   cmd->add_option("command", opts->command, "The server command and its arguments, after --")->required();
   cmd->footer(stdio_fault_types() +
               "Exit code: the server's (128+signal when it was killed); 127 when the command cannot run; 2 bad faults.");

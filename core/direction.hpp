@@ -9,4 +9,6 @@ enum class Direction { upstream, downstream };  // client -> server, server -> c
 
 std::string_view to_string(Direction d);
 
+inline Direction other(Direction d) { return d == Direction::upstream ? Direction::downstream : Direction::upstream; }
+
 }  // namespace faultline

@@ -35,6 +35,7 @@ FaultSpec from_frame_spec(FrameFaultSpec frame) {
   spec.type = frame.type;
   spec.direction = frame.direction;
   spec.toxicity = frame.probability;
+  spec.schedule = frame.schedule;
   spec.frame = std::make_shared<const FrameFaultSpec>(std::move(frame));
   return spec;
 }
@@ -58,23 +59,31 @@ nlohmann::json FaultSpec::to_json() const {
     j["toxicity"] = toxicity;
     return j;
   }
-  return {{"name", name},
-          {"type", type},
-          {"stream", std::string(to_string(direction))},
-          {"toxicity", toxicity},
-          {"attributes", fault ? fault->attributes() : nlohmann::json::object()}};
+  nlohmann::json j = {{"name", name},
+                      {"type", type},
+                      {"stream", std::string(to_string(direction))},
+                      {"toxicity", toxicity},
+                      {"attributes", fault ? fault->attributes() : nlohmann::json::object()}};
+  schedule.add_to(j);
+  return j;
+}
+
+FaultPtr make_fault(FaultSpec spec) {
+  if (spec.schedule.count && !spec.budget) spec.budget = std::make_shared<FaultBudget>(*spec.schedule.count);
+  return std::make_shared<const FaultSpec>(std::move(spec));
 }
 
 FaultSpec parse_fault(const nlohmann::json& toxic, const std::string& pointer, bool from_text) {
   if (names_frame_type(toxic)) return from_frame_spec(parse_frame_fault(toxic, pointer, from_text));
-  static const std::set<std::string> fields = {"name", "type", "stream", "direction", "toxicity", "probability",
-                                               "attributes"};
+  static const std::set<std::string> fields = {"name",        "type",       "stream", "direction", "toxicity",
+                                               "probability", "attributes", "after",  "for",       "count"};
   const auto wrapper = parse_fault_wrapper(toxic, pointer, fields, known_types(), from_text);
   FaultSpec spec;
   spec.type = wrapper.type;
   spec.direction = wrapper.direction.value_or(Direction::downstream);
   spec.toxicity = wrapper.probability;
   spec.name = wrapper.name_or_default(spec.direction);
+  spec.schedule = wrapper.schedule;
   const auto attributes = toxic.contains("attributes") ? toxic.at("attributes") : nlohmann::json::object();
   spec.fault = build(spec.type, attributes, pointer, from_text);
   if (spec.fault->takes_link_down() && spec.toxicity != 1.0)
@@ -103,7 +112,10 @@ FaultSpec update_fault_spec(const FaultSpec& current, const nlohmann::json& patc
       merged[it.key()] = it.value();
     }
   }
-  return parse_fault(merged, pointer);
+  auto spec = parse_fault(merged, pointer);
+  // The count goes on where it was unless the update changed it.
+  if (spec.schedule.count == current.schedule.count) spec.budget = current.budget;
+  return spec;
 }
 
 FaultSpec parse_fault_text(std::string_view text) {
@@ -122,7 +134,7 @@ FaultSpec parse_fault_text(std::string_view text) {
   const auto parts = split_fault_text(text, where, "latency,latency=100");
   nlohmann::json toxic = {{"type", parts.type}, {"attributes", nlohmann::json::object()}};
   for (const auto& [key, value] : parts.items) {
-    if (key == "name" || key == "stream" || key == "direction" || key == "toxicity" || key == "probability") {
+    if (is_wrapper_text_key(key)) {
       toxic[key] = value;  // checked, and converted where numeric, by parse_fault
     } else {
       toxic["attributes"][key] = value;  // converted and checked by the type's AttributeReader

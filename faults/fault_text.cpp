@@ -4,6 +4,12 @@
 
 namespace faultline {
 
+bool is_wrapper_text_key(std::string_view key) {
+  for (std::string_view k : {"name", "stream", "direction", "toxicity", "probability", "after", "for", "count"})
+    if (key == k) return true;
+  return false;
+}
+
 FaultText split_fault_text(std::string_view text, const std::string& where, std::string_view example) {
   FaultText result;
   std::size_t pos = 0;

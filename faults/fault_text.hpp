@@ -15,6 +15,10 @@ struct FaultText {
   std::vector<std::pair<std::string, std::string>> items;  // in the order given
 };
 
+// Keys of the text form that are wrapper fields, not match keys or attributes:
+// name, stream, direction, toxicity, probability, after, for, count.
+bool is_wrapper_text_key(std::string_view key);
+
 // Throws ConfigError naming `where`: no type (`example` shows the form), an
 // item that is not KEY=VALUE, a KEY given twice.
 FaultText split_fault_text(std::string_view text, const std::string& where, std::string_view example);

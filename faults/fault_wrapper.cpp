@@ -65,6 +65,7 @@ FaultWrapper parse_fault_wrapper(const nlohmann::json& fault, const std::string&
     w.name = it->get<std::string>();
     if (w.name.find('/') != std::string::npos) throw ConfigError(pointer + "/name", "must not contain '/'");
   }
+  w.schedule = parse_fault_schedule(fault, pointer, from_text);
   return w;
 }
 

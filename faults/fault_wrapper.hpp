@@ -1,6 +1,7 @@
 #pragma once
 // The fields every fault has, byte or frame, read the same way: type,
-// stream (or direction), toxicity (or probability) and name. The first step of
+// stream (or direction), toxicity (or probability), name, and its schedule
+// (after, for, count). The first step of
 // parsing a fault; the type's attributes are the second.
 
 #include <optional>
@@ -11,6 +12,7 @@
 #include <nlohmann/json.hpp>
 
 #include "faults/byte_fault.hpp"
+#include "faults/fault_schedule.hpp"
 
 namespace faultline {
 
@@ -20,6 +22,7 @@ struct FaultWrapper {
   std::string direction_at;            // its JSON pointer
   double probability = 1.0;
   std::string name;  // empty when not given
+  FaultSchedule schedule;
 
   // The default name: TYPE_STREAM, as Toxiproxy names toxics.
   std::string name_or_default(Direction d) const {

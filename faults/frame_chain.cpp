@@ -18,9 +18,7 @@ asio::awaitable<void> FrameChain::frame(std::size_t index, WireFrame frame) {
   }
   auto keep = stages_[index];  // the stage outlives its own removal while it holds a frame
   FrameNext next(shared_from_this(), index + 1);
-  bool selected = keep->match().matches(frame);
-  if (selected && keep->probability() < 1.0) selected = keep->context().rng().chance(keep->probability());
-  if (selected) {
+  if (keep->select(frame)) {
     co_await keep->stage().on_frame(std::move(frame), keep->context(), next);
   } else {
     co_await keep->stage().on_other(std::move(frame), keep->context(), next);

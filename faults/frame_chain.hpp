@@ -1,8 +1,9 @@
 #pragma once
 // One direction's frame chain: the frame stages a message passes through, in
 // the order their faults were added, ending in the sink that writes to the
-// peer. The chain applies `match` and probability (rolled per matched frame
-// from the fault's seeded Rng), so stages only do their one thing. Like the
+// peer. The chain asks each fault whether it acts on a frame (its match, then
+// its probability and count: AttachedFrameStage::select), so stages only do
+// their one thing. Like the
 // byte chain it is an immutable snapshot; FrameNext keeps it alive.
 
 #include <memory>
@@ -19,8 +20,11 @@ class AttachedFrameStage {
   virtual ~AttachedFrameStage() = default;
   virtual FrameStage& stage() = 0;
   virtual FrameStageContext& context() = 0;
-  virtual const FrameMatch& match() const = 0;
-  virtual double probability() const = 0;
+  // Whether the fault acts on this frame: its match selects it, and its roll
+  // (probability, count) says yes.
+  virtual bool select(const WireFrame& frame) = 0;
+  // The roll alone, for what no match applies to (a websocket ping or pong).
+  virtual bool select_unmatched() = 0;
   // False once the fault was removed.
   virtual bool active() const = 0;
 };

@@ -32,7 +32,9 @@ struct WireFrame {
                         // websocket and stdio links (one session per connection or run)
 };
 
-// What a frame stage may also do to its link. Implemented by the stdio link.
+class WsStageContext;
+
+// What a frame stage may also do to its link (proxy/attached_frame_fault.hpp).
 class FrameStageContext : public FaultContext {
  public:
   // Writes a frame to this direction's peer, past the rest of the chain.
@@ -46,6 +48,8 @@ class FrameStageContext : public FaultContext {
   virtual bool signal_server(int signo) = 0;
   // Stops forwarding this direction and closes its output toward the peer.
   virtual void close_output(std::string_view reason) = 0;
+  // What a websocket link offers beyond that (faults/ws_frame_fault.hpp); null elsewhere.
+  virtual WsStageContext* ws_context() { return nullptr; }
 };
 
 class FrameChain;
@@ -65,8 +69,11 @@ class FrameNext {
 class FrameStage {
  public:
   virtual ~FrameStage() = default;
-  // Runs from attach until the fault is removed or the link closes: for faults
-  // that act on time (after_ms) rather than on frames.
+  // True for a stage that acts on time (after_ms) rather than on frames: its
+  // fault's probability is rolled once when it attaches, and on_attach runs.
+  virtual bool acts_on_time() const { return false; }
+  // Runs from attach until the fault is removed or the link closes, for a
+  // stage that acts on time.
   virtual asio::awaitable<void> on_attach(FrameStageContext&) { co_return; }
   // A frame the fault's match selected (and the probability roll let through).
   virtual asio::awaitable<void> on_frame(WireFrame frame, FrameStageContext& ctx, FrameNext next) = 0;

@@ -5,6 +5,7 @@
 #include <utility>
 
 #include "core/errors.hpp"
+#include "faults/attribute_reader.hpp"
 #include "faults/fault_text.hpp"
 #include "faults/fault_wrapper.hpp"
 #include "faults/frame_registry.hpp"
@@ -19,8 +20,8 @@ std::string known_types() {
 }
 
 FrameFaultSpec parse(const nlohmann::json& fault, const std::string& pointer, bool from_text) {
-  static const std::set<std::string> fields = {"name",        "type",  "stream",    "direction", "toxicity",
-                                               "probability", "match", "attributes"};
+  static const std::set<std::string> fields = {"name",  "type",       "stream", "direction", "toxicity", "probability",
+                                               "match", "attributes", "after",  "for",       "count"};
   const auto wrapper = parse_fault_wrapper(fault, pointer, fields, known_types(), from_text);
   FrameFaultSpec spec;
   spec.type = wrapper.type;
@@ -34,6 +35,7 @@ FrameFaultSpec parse(const nlohmann::json& fault, const std::string& pointer, bo
     throw ConfigError(direction_at, "a " + spec.type + " fault acts on the server's output: stream must be downstream");
 
   spec.probability = wrapper.probability;
+  spec.schedule = wrapper.schedule;
   if (auto it = fault.find("match"); it != fault.end()) spec.match = parse_frame_match(*it, pointer + "/match");
   spec.name = wrapper.name_or_default(spec.direction);
 
@@ -54,6 +56,20 @@ std::string transports_needed(unsigned transports) {
   if (transports == kStdio) return "stdio only: faultline wrap";
   if (transports == kWebSocket || transports == kHttp) return names + " only: faultline proxy --protocol " + names;
   return "needs a " + names + " link";
+}
+
+// Whether the type has an attribute named `key` (duplicate's count, reorder's
+// after): in the text form the attribute keeps such a key, and the schedule of
+// that type is given in JSON.
+bool has_attribute(const std::string& type, const std::string& key) {
+  const FrameFaultType* ft = find_frame_fault_type(type);
+  if (!ft) return false;
+  try {
+    AttributeReader defaults(nlohmann::json::object(), "", false);
+    return ft->make(defaults)->attributes().contains(key);
+  } catch (const ConfigError&) {
+    return false;  // a type with required attributes: none of them is named like a schedule field
+  }
 }
 
 }  // namespace
@@ -85,6 +101,7 @@ nlohmann::json FrameFaultSpec::to_json() const {
                       {"probability", probability},
                       {"attributes", fault ? fault->attributes() : nlohmann::json::object()}};
   if (!match.empty()) j["match"] = match.to_json();
+  schedule.add_to(j);
   return j;
 }
 
@@ -119,7 +136,7 @@ FrameFaultSpec parse_frame_fault_text(std::string_view text) {
   const auto parts = split_fault_text(text, where, "drop,method=tools/call");
   nlohmann::json fault = {{"type", parts.type}, {"attributes", nlohmann::json::object()}};
   for (const auto& [key, value] : parts.items) {
-    if (key == "name" || key == "stream" || key == "direction" || key == "toxicity" || key == "probability") {
+    if (is_wrapper_text_key(key) && !has_attribute(parts.type, key)) {
       fault[key] = value;
     } else if (key == "method" || key == "kind" || key == "session") {
       fault["match"][key] = value;

@@ -11,6 +11,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "faults/fault_schedule.hpp"
 #include "faults/frame_fault.hpp"
 #include "faults/frame_match.hpp"
 
@@ -22,12 +23,14 @@ struct FrameFaultSpec {
   Direction direction = Direction::downstream;
   double probability = 1.0;  // rolled for each matched frame
   FrameMatch match;
+  FaultSchedule schedule;
   std::shared_ptr<const FrameFault> fault;
 
   nlohmann::json to_json() const;
 };
 
-// Parses a fault object {name, type, stream|direction, probability|toxicity, match, attributes}.
+// Parses a fault object {name, type, stream|direction, probability|toxicity, match, attributes,
+// after, for, count}.
 // `from_text`: attribute values and probability may be strings from the command line.
 FrameFaultSpec parse_frame_fault(const nlohmann::json& fault, const std::string& pointer, bool from_text = false);
 
@@ -35,8 +38,9 @@ FrameFaultSpec parse_frame_fault(const nlohmann::json& fault, const std::string&
 std::vector<FrameFaultSpec> parse_frame_faults(const nlohmann::json& faults, const std::string& pointer);
 
 // The command line form, as `faultline proxy --fault`: TYPE[,KEY=VALUE...] where
-// KEY is name, stream/direction, toxicity/probability, a match key (method, id,
-// kind with '|' between kinds, session) or one of the type's attributes. id=7 is an
+// KEY is name, stream/direction, toxicity/probability, after/for/count (unless
+// the type has an attribute of that name), a match key (method, id, kind with
+// '|' between kinds, session) or one of the type's attributes. id=7 is an
 // integer id, id="7" a string id. Text starting with '{' is a JSON fault object.
 FrameFaultSpec parse_frame_fault_text(std::string_view text);
 

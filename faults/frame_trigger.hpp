@@ -22,6 +22,8 @@ class TriggeredStage : public FrameStage {
  public:
   TriggeredStage(TriggerSettings t, bool repeats) : trigger_(t), repeats_(repeats) {}
 
+  bool acts_on_time() const override { return trigger_.after_ms.has_value(); }
+
   asio::awaitable<void> on_attach(FrameStageContext& ctx) override {
     if (!trigger_.after_ms) co_return;
     const bool reached = co_await ctx.wait_until(ctx.now() + std::chrono::milliseconds(*trigger_.after_ms));

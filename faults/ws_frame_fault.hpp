@@ -2,7 +2,8 @@
 // What frame faults can do on a websocket link beyond what every link offers:
 // the abilities of the link's FrameStageContext (close the WebSocket with a
 // code, send a message in fragments) and of a stage (see ping and pong
-// frames). A stage finds them with dynamic_cast, so other links need not know.
+// frames). A stage finds the context's through FrameStageContext::ws_context()
+// and its own with dynamic_cast, so other links need not know.
 
 #include <cstddef>
 #include <string_view>

@@ -43,16 +43,13 @@ AttachedByteFault::AttachedByteFault(FaultHost& host, Direction dir, std::shared
       stage_(spec_->fault->instantiate()),
       rng_(derive_seed(host.run_seed(), host.link_name(), spec_->name, host.number())),
       counters_(host.fault_counters(spec_->name, spec_->type)) {
-  const double roll = rng_.uniform();
-  selected_ = roll < spec_->toxicity;
+  const auto roll = roll_fault(rng_, spec_->toxicity, spec_->budget.get(), /*always_draw=*/true);
+  selected_ = roll.applied;
   ++(selected_ ? counters_->connections_selected : counters_->connections_skipped);
-  host_.emit_fault_event("fault.decision",
-           {{"fault", spec_->name},
-            {"type", spec_->type},
-            {"direction", to_string(dir_)},
-            {"toxicity", spec_->toxicity},
-            {"roll", roll},
-            {"applied", selected_}});
+  nlohmann::json fields = {
+      {"fault", spec_->name}, {"type", spec_->type}, {"direction", to_string(dir_)}, {"toxicity", spec_->toxicity}};
+  fields.update(roll.to_json());
+  host_.emit_fault_event("fault.decision", std::move(fields));
 }
 
 boost::asio::awaitable<bool> AttachedByteFault::wait_until(Clock::time_point deadline) {
@@ -73,19 +70,22 @@ void AttachedByteFault::close_connection(CloseMode mode, std::string_view reason
   host_.close_for_fault(mode, std::string(reason) + " (" + spec_->name + ")");
 }
 
+void spawn_on_attach(boost::asio::any_io_executor ex, std::string fault,
+                     std::function<boost::asio::awaitable<void>()> work) {
+  boost::asio::co_spawn(std::move(ex), std::move(work), [fault = std::move(fault)](std::exception_ptr e) {
+    if (!e) return;
+    try {
+      std::rethrow_exception(e);
+    } catch (const std::exception& ex) {
+      spdlog::error("fault {}: {}", fault, ex.what());
+    }
+  });
+}
+
 void AttachedByteFault::start(const std::shared_ptr<AttachedByteFault>& fault, std::shared_ptr<void> session) {
   if (!fault->selected_) return;
-  boost::asio::co_spawn(
-      fault->host_.executor(),
-      [fault, session]() -> boost::asio::awaitable<void> { co_await fault->stage().on_attach(*fault); },
-      [name = fault->spec_->name](std::exception_ptr e) {
-        if (!e) return;
-        try {
-          std::rethrow_exception(e);
-        } catch (const std::exception& ex) {
-          spdlog::error("fault {}: {}", name, ex.what());
-        }
-      });
+  spawn_on_attach(fault->host_.executor(), fault->spec_->name,
+                  [fault, session]() -> boost::asio::awaitable<void> { co_await fault->stage().on_attach(*fault); });
 }
 
 }  // namespace faultline

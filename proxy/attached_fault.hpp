@@ -2,13 +2,15 @@
 // A byte fault attached to one direction of one session, whatever the link's
 // protocol: the fault's stage, its random source seeded from (seed, link,
 // fault, connection), its counters, the events it emits, and the waits it has
-// in progress. The probability is rolled once, when the fault attaches.
+// in progress. The probability is rolled once, when the fault attaches (and
+// with a count, that is the injection taken: one connection chosen).
 //
 // A session offers what the fault needs through FaultHost. FaultWaits is the
 // part frame fault contexts share too: timers cancelled together when the
 // fault goes or the session closes.
 
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <string>
 #include <string_view>
@@ -54,6 +56,11 @@ class LinkFaultHost : public FaultHost {
   void emit_fault_event(std::string kind, nlohmann::json fields) override;
 };
 
+// Runs a fault's on_attach beside its session; what it throws is logged
+// under the fault's name.
+void spawn_on_attach(boost::asio::any_io_executor ex, std::string fault,
+                     std::function<boost::asio::awaitable<void>()> work);
+
 // The waits a fault has in progress.
 class FaultWaits {
  public:
@@ -84,6 +91,7 @@ class AttachedByteFault final : public AttachedStage, public StageContext {
   void close_connection(CloseMode mode, std::string_view reason) override;
 
   const FaultSpec& spec() const { return *spec_; }
+  const FaultPtr& spec_ptr() const { return spec_; }
   bool selected() const { return selected_; }
   // On close: cut the waits short.
   void cancel_waits() { waits_.cancel_all(); }

@@ -66,9 +66,9 @@ void Pipe::attach(std::shared_ptr<const FaultSpec> spec, std::optional<std::size
   AttachedByteFault::start(fault, conn_.shared_from_this());
 }
 
-std::optional<std::size_t> Pipe::detach(const std::string& name) {
+std::optional<std::size_t> Pipe::detach(const FaultSpec& spec) {
   for (std::size_t i = 0; i < attached_.size(); ++i) {
-    if (attached_[i]->spec().name != name) continue;
+    if (&attached_[i]->spec() != &spec) continue;
     attached_[i]->remove();
     attached_.erase(attached_.begin() + static_cast<std::ptrdiff_t>(i));
     rebuild_chain();
@@ -315,22 +315,22 @@ void Connection::spawn(asio::awaitable<void> work) {
   });
 }
 
-void Connection::attach(const std::shared_ptr<const FaultSpec>& spec) {
+void Connection::attach(const FaultPtr& spec) {
   if (closing_ || draining_ || spec->is_frame()) return;
   pipe(spec->direction).attach(spec);
 }
 
-void Connection::detach(const std::string& name) {
-  up_.detach(name);
-  down_.detach(name);
+void Connection::detach(const FaultPtr& spec) {
+  up_.detach(*spec);
+  down_.detach(*spec);
 }
 
-void Connection::replace(const std::string& name, const std::shared_ptr<const FaultSpec>& spec) {
+void Connection::replace(const FaultPtr& before, const FaultPtr& after) {
   std::optional<std::size_t> position;
   for (auto* p : {&up_, &down_}) {
-    if (auto at = p->detach(name); at && p->direction() == spec->direction) position = at;
+    if (auto at = p->detach(*before); at && p->direction() == after->direction) position = at;
   }
-  if (!closing_ && !draining_ && !spec->is_frame()) pipe(spec->direction).attach(spec, position);
+  if (!closing_ && !draining_ && !after->is_frame()) pipe(after->direction).attach(after, position);
 }
 
 void Connection::shut_down(const std::string& reason) { close(CloseMode::fin, By::proxy, "shutdown", reason); }
@@ -348,9 +348,8 @@ void Connection::drain(std::chrono::milliseconds grace, const std::string& reaso
     return;
   }
   for (auto* p : {&up_, &down_}) {
-    std::vector<std::string> names;
-    for (const auto& f : p->attached()) names.push_back(f->spec().name);
-    for (const auto& name : names) p->detach(name);
+    const auto attached = p->attached();
+    for (const auto& f : attached) p->detach(f->spec());
   }
   boost::system::error_code ignored;
   client_.shutdown(tcp::socket::shutdown_receive, ignored);

@@ -33,7 +33,7 @@ class Pipe final : public ChainSink {
   asio::awaitable<void> read_loop();
   void attach(std::shared_ptr<const FaultSpec> spec, std::optional<std::size_t> position = std::nullopt);
   // Returns the position the fault had, if it was attached here.
-  std::optional<std::size_t> detach(const std::string& name);
+  std::optional<std::size_t> detach(const FaultSpec& spec);
   void wake();  // on close: let waiting loops see it
   const std::vector<std::shared_ptr<AttachedByteFault>>& attached() const { return attached_; }
 
@@ -82,9 +82,9 @@ class Connection final : public LinkSession, public LinkFaultHost, public std::e
   // starts both pipes. Frame faults are not attached here (a tcp link refuses them).
   asio::any_io_executor executor() override { return client_.get_executor(); }
   void start(std::vector<std::shared_ptr<const FaultSpec>> faults) override;
-  void attach(const std::shared_ptr<const FaultSpec>& spec) override;
-  void detach(const std::string& name) override;
-  void replace(const std::string& name, const std::shared_ptr<const FaultSpec>& spec) override;
+  void attach(const FaultPtr& spec) override;
+  void detach(const FaultPtr& spec) override;
+  void replace(const FaultPtr& before, const FaultPtr& after) override;
   void shut_down(const std::string& reason) override;
   // Detaches every fault (what they hold is passed on), stops reading both
   // sockets (SHUT_RD: the readers see end-of-stream), lets both pipes deliver

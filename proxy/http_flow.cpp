@@ -10,29 +10,12 @@ namespace faultline::http_link {
 
 // ---------------------------------------------------------------- FaultSlot
 
-FaultSlot::FaultSlot(HttpSession& session, std::shared_ptr<const FaultSpec> spec)
-    : session_(session),
-      spec_(std::move(spec)),
-      rng_(derive_seed(session.link().env().seed, session.link().name(), spec_->name, session.number())),
-      counters_(session.link().stats().fault(spec_->name, spec_->type)) {
-  if (const auto* http_fault = dynamic_cast<const HttpFault*>(spec_->frame->fault.get())) {
+FaultSlot::FaultSlot(HttpSession& session, FaultPtr spec)
+    : slot_(std::make_shared<FrameFaultSlot>(session, std::move(spec))) {
+  if (const auto* http_fault = dynamic_cast<const HttpFault*>(frame_spec().fault.get())) {
     http_stage_ = http_fault->instantiate_http();
-    memory_ = &session.state().memory(spec_->name);
+    memory_ = &session.state().memory(slot_->spec().name);
   }
-}
-
-asio::awaitable<bool> FaultSlot::wait_until(Clock::time_point deadline) {
-  if (removed_ || session_.closing()) co_return false;
-  const bool on_time = co_await waits_.wait(session_.executor(), deadline);
-  co_return on_time && !removed_ && !session_.closing();
-}
-
-void FaultSlot::injected(nlohmann::json detail) {
-  ++counters_->injections;
-  if (detail.is_null()) return;
-  nlohmann::json fields = {{"fault", spec_->name}, {"type", spec_->type}, {"direction", to_string(spec_->direction)}};
-  if (detail.is_object()) fields.update(detail);
-  session_.emit("fault.inject", std::move(fields));
 }
 
 // ---------------------------------------------------------------- SocketSink
@@ -49,26 +32,19 @@ asio::awaitable<void> SocketSink::end(StreamEnd) {
   co_return;
 }
 
-// ---------------------------------------------------------------- FlowStage
+// ---------------------------------------------------------------- what a fault does to a flow
 
-asio::awaitable<bool> FlowStage::wait_until(Clock::time_point deadline) { return slot_->wait_until(deadline); }
-
-asio::awaitable<void> FlowStage::emit(WireFrame frame) { co_await flow_.write(std::move(frame)); }
-
-asio::awaitable<void> FlowStage::reply(WireFrame frame) {
-  if (flow_.dir == Direction::downstream) {  // no frame fault answers the server; say so rather than lose it quietly
-    flow_.session.emit("fault.unsupported", {{"fault", slot_->spec().name}, {"what", "a reply toward the server"}});
+asio::awaitable<void> Flow::reply(WireFrame frame, const FaultSpec& fault) {
+  if (dir == Direction::downstream) {  // no frame fault answers the server; say so rather than lose it quietly
+    session.emit("fault.unsupported", {{"fault", fault.name}, {"what", "a reply toward the server"}});
     co_return;
   }
-  flow_.session.state().observe(flow_.key, flow_.session.number(), mcp::Peer::server, frame.frame, Clock::now(), true);
-  flow_.replies.push_back(std::move(frame));
+  session.state().observe(key, session.number(), mcp::Peer::server, frame.frame, Clock::now(), true);
+  replies.push_back(std::move(frame));
 }
 
-void FlowStage::spawn(std::function<asio::awaitable<void>()> task) { flow_.spawn_task(std::move(task)); }
-
-void FlowStage::close_output(std::string_view reason) {
-  flow_.session.close(CloseMode::fin, HttpSession::By::proxy, "fault",
-                      std::string(reason) + " (" + slot_->spec().name + ")");
+void Flow::close_output(std::string_view reason, const FaultSpec& fault) {
+  session.close(CloseMode::fin, HttpSession::By::proxy, "fault", std::string(reason) + " (" + fault.name + ")");
 }
 
 // ---------------------------------------------------------------- Flow
@@ -79,7 +55,7 @@ Flow::Flow(HttpSession& s, Direction d, std::string k, Deliver deliver)
 void Flow::build() {
   for (const auto& slot : session.slots()) {
     if (slot->removed() || slot->direction() != dir || slot->http_stage()) continue;
-    stages_.push_back(std::make_shared<FlowStage>(*this, slot));
+    stages_.push_back(std::make_shared<AttachedFrameFault>(slot->frame_slot(), *this));
   }
   chain_ = std::make_shared<FrameChain>(stages_, *this);
 }
@@ -89,7 +65,7 @@ asio::awaitable<void> Flow::end() {
   while (pending_tasks_ > 0 && !session.closing()) co_await tasks_done_.wait();
 }
 
-void Flow::spawn_task(std::function<asio::awaitable<void>()> task) {
+void Flow::spawn(std::function<asio::awaitable<void>()> task) {
   ++pending_tasks_;
   asio::co_spawn(session.executor(), std::move(task), [self = shared_from_this()](std::exception_ptr e) {
     if (e) {

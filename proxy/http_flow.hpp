@@ -2,8 +2,9 @@
 // The faults of one http connection (HttpSession) as its relay meets them: a
 // FaultSlot per attached frame or HTTP fault, and a Flow for each direction
 // of each exchange (a request body, a JSON response) and each SSE stream,
-// which takes frames through a chain of the slots' frame faults. Where the
-// byte faults end: a SocketSink per direction.
+// which takes frames through a chain of the slots' frame faults (a stage per
+// flow, AttachedFrameFault, all of one fault sharing its slot's FrameFaultSlot).
+// Where the byte faults end: a SocketSink per direction.
 
 #include <functional>
 #include <memory>
@@ -19,6 +20,7 @@
 #include "faults/frame_chain.hpp"
 #include "faults/http_fault.hpp"
 #include "proxy/attached_fault.hpp"
+#include "proxy/attached_frame_fault.hpp"
 #include "proxy/wake_signal.hpp"
 
 namespace faultline::http_link {
@@ -26,41 +28,35 @@ namespace faultline::http_link {
 class HttpSession;
 class Flow;
 
-// A frame or HTTP fault attached to one connection: its seeded random source
-// (drawn in exchange order, so a seed replays), its counters, its waits in
-// progress, and for an HTTP fault its stage and link-wide memory.
+// A frame or HTTP fault attached to one connection: its FrameFaultSlot (the
+// seeded random source, drawn in exchange order so a seed replays; counters,
+// waits, rolls), and for an HTTP fault its stage and link-wide memory.
 class FaultSlot final : public HttpFaultContext {
  public:
-  FaultSlot(HttpSession& session, std::shared_ptr<const FaultSpec> spec);
+  FaultSlot(HttpSession& session, FaultPtr spec);
 
-  // FaultContext / HttpFaultContext
+  // FaultContext / HttpFaultContext, for the HTTP fault's stage
   Clock::time_point now() const override { return Clock::now(); }
-  asio::awaitable<bool> wait_until(Clock::time_point deadline) override;
-  bool removed() const override { return removed_; }
-  Rng& rng() override { return rng_; }
-  Direction direction() const override { return spec_->direction; }
-  void injected(nlohmann::json detail) override;
+  asio::awaitable<bool> wait_until(Clock::time_point deadline) override { return slot_->wait_until(deadline); }
+  bool removed() const override { return slot_->removed(); }
+  Rng& rng() override { return slot_->rng(); }
+  Direction direction() const override { return slot_->direction(); }
+  void injected(nlohmann::json detail) override { slot_->injected(std::move(detail)); }
   HttpFaultMemory& memory() override { return *memory_; }
 
-  const FaultSpec& spec() const { return *spec_; }
-  const FrameFaultSpec& frame_spec() const { return *spec_->frame; }
+  const std::shared_ptr<FrameFaultSlot>& frame_slot() const { return slot_; }
+  const FaultSpec& spec() const { return slot_->spec(); }
+  const FrameFaultSpec& frame_spec() const { return slot_->frame_spec(); }
   HttpStage* http_stage() { return http_stage_.get(); }
-  bool roll() { return frame_spec().probability >= 1.0 || rng_.chance(frame_spec().probability); }
-  void remove() {
-    removed_ = true;
-    cancel_waits();
-  }
-  void cancel_waits() { waits_.cancel_all(); }
+  // For an HTTP fault, on a request or SSE event its match selected.
+  bool roll() { return slot_->roll(nullptr); }
+  void remove() { slot_->remove(); }
+  void cancel_waits() { slot_->cancel_waits(); }
 
  private:
-  HttpSession& session_;
-  std::shared_ptr<const FaultSpec> spec_;
+  std::shared_ptr<FrameFaultSlot> slot_;
   std::unique_ptr<HttpStage> http_stage_;
-  Rng rng_;
-  std::shared_ptr<FaultCounters> counters_;
   HttpFaultMemory* memory_ = nullptr;
-  bool removed_ = false;
-  FaultWaits waits_;
 };
 
 // Where a direction's byte chain ends: the socket toward the peer. The end
@@ -76,42 +72,11 @@ class SocketSink final : public ChainSink {
   Direction dir_;
 };
 
-// One frame fault in one Flow: the stage made for it, acting for its slot.
-class FlowStage final : public AttachedFrameStage, public FrameStageContext {
- public:
-  FlowStage(Flow& flow, std::shared_ptr<FaultSlot> slot)
-      : flow_(flow), slot_(std::move(slot)), stage_(slot_->frame_spec().fault->instantiate()) {}
-
-  // AttachedFrameStage
-  FrameStage& stage() override { return *stage_; }
-  FrameStageContext& context() override { return *this; }
-  const FrameMatch& match() const override { return slot_->frame_spec().match; }
-  double probability() const override { return slot_->frame_spec().probability; }
-  bool active() const override { return !slot_->removed(); }
-
-  // FrameStageContext
-  Clock::time_point now() const override { return Clock::now(); }
-  asio::awaitable<bool> wait_until(Clock::time_point deadline) override;
-  bool removed() const override { return slot_->removed(); }
-  Rng& rng() override { return slot_->rng(); }
-  Direction direction() const override { return slot_->direction(); }
-  void injected(nlohmann::json detail) override { slot_->injected(std::move(detail)); }
-  asio::awaitable<void> emit(WireFrame frame) override;
-  asio::awaitable<void> reply(WireFrame frame) override;
-  void spawn(std::function<asio::awaitable<void>()> task) override;
-  bool signal_server(int) override { return false; }  // an http upstream is not our child
-  void close_output(std::string_view reason) override;
-
- private:
-  Flow& flow_;
-  std::shared_ptr<FaultSlot> slot_;
-  std::unique_ptr<FrameStage> stage_;
-};
-
 // The frame faults of one direction of one exchange (a request body, a JSON
 // response) or of one SSE stream: a stage per fault made for it, the chain,
-// and where the chain delivers. Faults' tasks (late_response) keep it alive.
-class Flow final : public FrameSink, public std::enable_shared_from_this<Flow> {
+// and where the chain delivers; its faults act through it (FrameOutlet).
+// Faults' tasks (late_response) keep it alive.
+class Flow final : public FrameSink, public FrameOutlet, public std::enable_shared_from_this<Flow> {
  public:
   using Deliver = std::function<asio::awaitable<void>(WireFrame)>;
 
@@ -137,7 +102,11 @@ class Flow final : public FrameSink, public std::enable_shared_from_this<Flow> {
   }
   asio::awaitable<void> end() override;
 
-  void spawn_task(std::function<asio::awaitable<void>()> task);
+  // FrameOutlet (an http upstream is not faultline's child: no signals)
+  asio::awaitable<void> emit(WireFrame frame) override { co_await write(std::move(frame)); }
+  asio::awaitable<void> reply(WireFrame frame, const FaultSpec& fault) override;
+  void spawn(std::function<asio::awaitable<void>()> task) override;
+  void close_output(std::string_view reason, const FaultSpec& fault) override;
 
   HttpSession& session;
   Direction dir;

@@ -54,7 +54,7 @@ void HttpSession::spawn(std::function<asio::awaitable<void>()> work) {
 
 // ---------------------------------------------------------------- faults attached
 
-void HttpSession::attach(const std::shared_ptr<const FaultSpec>& spec) {
+void HttpSession::attach(const FaultPtr& spec) {
   if (closing_ || draining_) return;
   if (!spec->is_frame()) {
     // A byte fault acts where bytes leave the link, since the link parses
@@ -79,39 +79,40 @@ void HttpSession::rebuild_byte_chains() {
   }
 }
 
-void HttpSession::detach(const std::string& name) {
+void HttpSession::detach(const FaultPtr& spec) {
   for (auto it = byte_slots_.begin(); it != byte_slots_.end(); ++it) {
-    if ((*it)->spec().name != name) continue;
+    if (&(*it)->spec() != spec.get()) continue;
     (*it)->remove();  // what it holds is passed on
     byte_slots_.erase(it);
     rebuild_byte_chains();
     return;
   }
   for (auto it = slots_.begin(); it != slots_.end(); ++it) {
-    if ((*it)->spec().name != name) continue;
+    if (&(*it)->spec() != spec.get()) continue;
     (*it)->remove();  // held frames are passed on at once
     slots_.erase(it);
     return;
   }
 }
 
-void HttpSession::replace(const std::string& name, const std::shared_ptr<const FaultSpec>& spec) {
-  if (std::any_of(byte_slots_.begin(), byte_slots_.end(), [&](const auto& b) { return b->spec().name == name; })) {
-    detach(name);
-    attach(spec);
+void HttpSession::replace(const FaultPtr& before, const FaultPtr& after) {
+  if (std::any_of(byte_slots_.begin(), byte_slots_.end(), [&](const auto& b) { return &b->spec() == before.get(); })) {
+    detach(before);
+    attach(after);
     return;
   }
   for (auto& slot : slots_) {
-    if (slot->spec().name != name) continue;
-    slot->remove();
-    if (spec->is_frame()) {
-      slot = std::make_shared<FaultSlot>(*this, spec);
+    if (&slot->spec() != before.get()) continue;
+    if (after->is_frame() && !closing_ && !draining_) {
+      slot->remove();
+      slot = std::make_shared<FaultSlot>(*this, after);  // in its place
     } else {
-      detach(name);
+      detach(before);
+      attach(after);
     }
     return;
   }
-  attach(spec);
+  attach(after);
 }
 
 // ---------------------------------------------------------------- the request loop

@@ -59,9 +59,9 @@ class HttpSession final : public LinkSession, public LinkFaultHost, public std::
 
   asio::any_io_executor executor() override { return client_.get_executor(); }
   void start(std::vector<std::shared_ptr<const FaultSpec>> faults) override;
-  void attach(const std::shared_ptr<const FaultSpec>& spec) override;
-  void detach(const std::string& name) override;
-  void replace(const std::string& name, const std::shared_ptr<const FaultSpec>& spec) override;
+  void attach(const FaultPtr& spec) override;
+  void detach(const FaultPtr& spec) override;
+  void replace(const FaultPtr& before, const FaultPtr& after) override;
   void shut_down(const std::string& reason) override { close(CloseMode::fin, By::proxy, "shutdown", reason); }
   void drain(std::chrono::milliseconds grace, const std::string& reason) override;
 

@@ -147,17 +147,56 @@ void validate_link_config(const LinkConfig& config, const std::string& pointer) 
 }
 
 Link::Link(asio::any_io_executor ex, LinkConfig config, ProxyEnv& env)
-    : ex_(std::move(ex)), config_(std::move(config)), configured_listen_(config_.listen), env_(env) {}
+    : ex_(std::move(ex)),
+      config_(std::move(config)),
+      configured_listen_(config_.listen),
+      env_(env),
+      book_(ex_, FaultBook::Hooks{
+                     .start = [this](const FaultPtr& spec) {
+                       for_each_session([spec](LinkSession& s) { s.attach(spec); });
+                       listening_may_change();
+                     },
+                     .stop = [this](const FaultPtr& spec) {
+                       for_each_session([spec](LinkSession& s) { s.detach(spec); });
+                       listening_may_change();
+                     },
+                     .change = [this](const FaultPtr& before, const FaultPtr& after) {
+                       for_each_session([before, after](LinkSession& s) { s.replace(before, after); });
+                       listening_may_change();
+                     },
+                     .emit = [this](std::string kind, nlohmann::json fields) {
+                       env_.events.emit(source(), std::move(kind), std::move(fields));
+                     }}) {}
 
 Link::~Link() = default;
+
+nlohmann::json Link::describe() const {
+  nlohmann::json toxics = nlohmann::json::array();
+  for (const auto& f : faults()) toxics.push_back(f->to_json());
+  nlohmann::json j = {{"name", config_.name},       {"listen", config_.listen},     {"upstream", config_.upstream},
+                      {"enabled", config_.enabled}, {"protocol", config_.protocol}, {"toxics", toxics}};
+  if (config_.max_message) j["max_message"] = *config_.max_message;
+  return j;
+}
 
 HostPort Link::upstream() const { return *parse_host_port(config_.upstream); }
 
 bool Link::should_listen() const {
   if (!config_.enabled) return false;
-  for (const auto& f : faults_)
+  for (const auto& f : book_.acting())
     if (f->fault && f->fault->takes_link_down()) return false;
   return true;
+}
+
+// A down fault started or ended, maybe on its own time: when the address
+// cannot be bound again, that is recorded (a caller of the fault API also gets
+// the error, from its own update_listening()).
+void Link::listening_may_change() {
+  try {
+    update_listening();
+  } catch (const std::exception& e) {
+    env_.events.emit(source(), "link.error", {{"reason", e.what()}});
+  }
 }
 
 void Link::start() {
@@ -176,6 +215,7 @@ void Link::for_each_session(F f) {
 void Link::drain(std::chrono::milliseconds grace, const std::string& reason) {
   const bool was_up = std::exchange(started_, false);
   stop_listening();
+  if (was_up) book_.end_all();
   for_each_session([grace, reason](LinkSession& s) { s.drain(grace, reason); });
   if (was_up) env_.events.emit(source(), "link.down", {{"reason", reason}, {"drain_ms", grace.count()}});
 }
@@ -183,6 +223,7 @@ void Link::drain(std::chrono::milliseconds grace, const std::string& reason) {
 void Link::stop(const std::string& reason) {
   const bool was_up = std::exchange(started_, false);
   stop_listening();
+  if (was_up) book_.end_all();
   close_all(reason);
   if (was_up) env_.events.emit(source(), "link.down", {{"reason", reason}});
 }
@@ -247,7 +288,7 @@ asio::awaitable<void> Link::accept_loop(std::shared_ptr<Link> self, std::shared_
                                      SessionStart{self, std::move(socket), number, upstream(), config_.max_message});
     connections_.emplace(number, session);
     ++env_.sessions_alive;
-    asio::dispatch(session->executor(), [session, faults = faults_]() mutable { session->start(std::move(faults)); });
+    asio::dispatch(session->executor(), [session, faults = book_.acting()]() mutable { session->start(std::move(faults)); });
   }
 }
 
@@ -298,44 +339,27 @@ void Link::set_listen(const std::string& listen) {
   }
 }
 
-std::shared_ptr<const FaultSpec> Link::find_fault(const std::string& name) const {
-  for (const auto& f : faults_)
-    if (f->name == name) return f;
-  return nullptr;
-}
+std::shared_ptr<const FaultSpec> Link::find_fault(const std::string& name) const { return book_.find(name); }
 
 void Link::add_fault(std::shared_ptr<const FaultSpec> spec) {
-  faults_.push_back(spec);
   stats_.fault(spec->name, spec->type);
-  env_.events.emit(source(), "fault.start", spec->to_json());
-  for_each_session([spec](LinkSession& s) { s.attach(spec); });
+  book_.add(std::move(spec));
   update_listening();
 }
 
 void Link::replace_fault(std::string name, std::shared_ptr<const FaultSpec> spec) {
-  for (auto& f : faults_) {
-    if (f->name != name) continue;
-    f = spec;
-    env_.events.emit(source(), "fault.change", spec->to_json());
-    for_each_session([name, spec](LinkSession& s) { s.replace(name, spec); });
-    update_listening();
-    return;
-  }
+  book_.replace(name, std::move(spec));
+  update_listening();
 }
 
 void Link::remove_fault(std::string name) {
-  for (auto it = faults_.begin(); it != faults_.end(); ++it) {
-    if ((*it)->name != name) continue;
-    env_.events.emit(source(), "fault.end", {{"name", name}, {"type", (*it)->type}});
-    faults_.erase(it);
-    for_each_session([name](LinkSession& s) { s.detach(name); });
-    update_listening();
-    return;
-  }
+  book_.remove(name);
+  update_listening();
 }
 
 void Link::remove_all_faults() {
-  while (!faults_.empty()) remove_fault(faults_.front()->name);
+  while (!book_.all().empty()) book_.remove(book_.all().front()->name);
+  update_listening();
 }
 
 }  // namespace faultline

@@ -20,6 +20,7 @@
 
 #include "core/host_port.hpp"
 #include "faults/byte_fault_spec.hpp"
+#include "proxy/fault_book.hpp"
 #include "proxy/fault_target.hpp"
 #include "proxy/link_stats.hpp"
 #include "proxy/proxy_env.hpp"
@@ -82,6 +83,7 @@ class Link : public FaultTarget, public std::enable_shared_from_this<Link> {
 
   const std::string& name() const override { return config_.name; }
   const std::string& protocol() const override { return config_.protocol; }
+  nlohmann::json describe() const override;
   std::string source() const { return "proxy:" + config_.name; }
   // The configuration, with `listen` showing the bound port once listening.
   const LinkConfig& config() const { return config_; }
@@ -93,7 +95,8 @@ class Link : public FaultTarget, public std::enable_shared_from_this<Link> {
   void set_listen(const std::string& listen);      // rebinds; on failure keeps the old address and throws
 
   // The fault API's operations (FaultTarget).
-  const std::vector<std::shared_ptr<const FaultSpec>>& faults() const override { return faults_; }
+  // Every fault configured, those waiting for their `after` included.
+  const std::vector<std::shared_ptr<const FaultSpec>>& faults() const override { return book_.all(); }
   std::shared_ptr<const FaultSpec> find_fault(const std::string& name) const override;
   void check_fault_fits(const FaultSpec& spec, const std::string& pointer) const override;
   void add_fault(std::shared_ptr<const FaultSpec> spec) override;
@@ -110,6 +113,7 @@ class Link : public FaultTarget, public std::enable_shared_from_this<Link> {
  private:
   bool should_listen() const;
   void update_listening();
+  void listening_may_change();
   void bind_and_listen();
   void stop_listening();
   void close_all(const std::string& reason);
@@ -124,7 +128,7 @@ class Link : public FaultTarget, public std::enable_shared_from_this<Link> {
   std::string configured_listen_;  // as given (port 0 stays 0 here)
   ProxyEnv& env_;
   std::shared_ptr<boost::asio::ip::tcp::acceptor> acceptor_;
-  std::vector<std::shared_ptr<const FaultSpec>> faults_;
+  FaultBook book_;
   std::map<std::uint64_t, std::shared_ptr<LinkSession>> connections_;
   std::uint64_t next_connection_ = 1;
   bool started_ = false;

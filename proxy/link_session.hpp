@@ -35,10 +35,12 @@ class LinkSession {
   // Attaches the link's faults (as they were when the client was accepted)
   // and starts: opens the upstream, relays.
   virtual void start(std::vector<std::shared_ptr<const FaultSpec>> faults) = 0;
-  // Live fault changes: a fault added, removed, or changed (keeping its place).
-  virtual void attach(const std::shared_ptr<const FaultSpec>& spec) = 0;
-  virtual void detach(const std::string& name) = 0;
-  virtual void replace(const std::string& name, const std::shared_ptr<const FaultSpec>& spec) = 0;
+  // Live fault changes: a fault added, removed, or changed (keeping its
+  // place). A fault is known by its pointer, not its name: a fault whose count
+  // was spent stays attached while a new one of the same name is added.
+  virtual void attach(const FaultPtr& spec) = 0;
+  virtual void detach(const FaultPtr& spec) = 0;
+  virtual void replace(const FaultPtr& before, const FaultPtr& after) = 0;
   // The link stops or goes down: close both sides with a FIN now.
   virtual void shut_down(const std::string& reason) = 0;
   // Graceful stop: stop reading new data, deliver what is queued or held by

@@ -3,12 +3,14 @@
 // read, decoded, queued, pumped through the faults and written to the other
 // side. Its parts live in stdio_reader.cpp (reading and decoding),
 // stdio_pump.cpp (the queue through the frame chain), stdio_writer.cpp (the
-// output) and stdio_fault_attachment.cpp (the faults).
+// output) and stdio_fault_attachment.cpp (the faults, and what a frame fault
+// may do: the direction is its FrameOutlet).
 
 #include <cstdint>
 #include <deque>
 #include <functional>
 #include <memory>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -17,7 +19,7 @@
 #include "faults/frame_chain.hpp"
 #include "mcp/ndjson_codec.hpp"
 #include "proxy/attached_fault.hpp"
-#include "proxy/stdio_fault_attachment.hpp"
+#include "proxy/attached_frame_fault.hpp"
 #include "proxy/stdio_run.hpp"
 #include "proxy/wake_signal.hpp"
 
@@ -29,7 +31,7 @@ namespace faultline::stdio {
 // as one invalid frame and then passed on whole, bypassing the frame faults,
 // as it arrives (its first max_message bytes, then the rest piece by piece up
 // to its newline), so it is never held in memory all at once.
-class StdioDirection final : public FrameSink {
+class StdioDirection final : public FrameSink, public FrameOutlet {
  public:
   StdioDirection(StdioRun& run, Direction dir, stream_descriptor& from, stream_descriptor& to)
       : run_(run), dir_(dir), from_(from), to_(to),
@@ -39,10 +41,10 @@ class StdioDirection final : public FrameSink {
         written_(run.executor()), long_line_done_(run.executor()) {}
 
   // Faults (stdio_fault_attachment.cpp): a frame fault on this direction's
-  // messages; a byte fault on the bytes it writes; the chain without faults.
-  void attach(const FrameFaultSpec& spec);
-  void attach_bytes(const FaultSpec& spec);
-  void start_chain();
+  // messages, or a byte fault on the bytes it writes; at `position` in its
+  // chain (the end when not given). detach returns the position it had.
+  void attach(const FaultPtr& spec, std::optional<std::size_t> position = std::nullopt);
+  std::optional<std::size_t> detach(const FaultSpec& spec);
 
   asio::awaitable<void> read_loop();
   asio::awaitable<void> pump_loop();
@@ -51,16 +53,22 @@ class StdioDirection final : public FrameSink {
   asio::awaitable<void> write(WireFrame frame) override;
   asio::awaitable<void> end() override;
 
+  // FrameOutlet: what a frame fault may do (stdio_fault_attachment.cpp)
+  asio::awaitable<void> emit(WireFrame frame) override;
+  asio::awaitable<void> reply(WireFrame frame, const FaultSpec& fault) override;
+  void spawn(std::function<asio::awaitable<void>()> task) override;
+  bool signal_server(int signo, const FaultSpec& fault) override;
+  void close_output(std::string_view reason, const FaultSpec& fault) override;
+  bool flushing() const override { return flushing_; }
+
   void close_output(std::string_view reason);
   // Writes what is already on its way, then closes; later writes are dropped.
   void close_after_flush(std::string_view reason);
-  void spawn_task(std::function<asio::awaitable<void>()> task);
-  bool flushing() const { return flushing_; }
   bool input_done() const { return input_done_; }
   bool output_closed() const { return output_closed_; }
   Direction direction() const { return dir_; }
   void wake() {
-    for (auto& f : attached_) f->cancel_waits();
+    for (auto& f : frame_faults_) f->slot().cancel_waits();
     for (auto& f : byte_faults_) f->cancel_waits();
     data_ready_.notify();
     space_ready_.notify();
@@ -139,8 +147,9 @@ class StdioDirection final : public FrameSink {
   Broadcast written_;         // the writer wrote (some of) the outbox
   Broadcast long_line_done_;  // the long line being passed on ended
   bool long_line_open_ = false;  // its first bytes were written, its newline not yet
-  std::vector<std::shared_ptr<AttachedFrameFault>> attached_;
-  std::shared_ptr<FrameChain> chain_;
+  void rebuild_chains();
+  std::vector<std::shared_ptr<AttachedFrameFault>> frame_faults_;
+  std::shared_ptr<FrameChain> chain_ = std::make_shared<FrameChain>(std::vector<std::shared_ptr<AttachedFrameStage>>{}, *this);
   ByteOut byte_out_{*this};
   std::vector<std::shared_ptr<AttachedByteFault>> byte_faults_;
   std::shared_ptr<FaultChain> byte_chain_;  // null without byte faults

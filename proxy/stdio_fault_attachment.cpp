@@ -1,7 +1,8 @@
-// Frame and byte faults on a stdio run's directions: attaching them, and what
-// a frame fault may do (AttachedFrameFault).
+// Frame and byte faults on a stdio run's directions: attaching and removing
+// them (live, from the run's FaultBook), and what a frame fault may do to a
+// direction (its FrameOutlet).
 
-#include "proxy/stdio_fault_attachment.hpp"
+#include <algorithm>
 
 #include <boost/asio/co_spawn.hpp>
 
@@ -9,53 +10,68 @@
 
 namespace faultline::stdio {
 
-asio::awaitable<bool> AttachedFrameFault::wait_until(Clock::time_point deadline) {
-  if (removed_ || dir_.flushing() || run_.finished()) co_return false;
-  const bool on_time = co_await waits_.wait(run_.executor(), deadline);
-  co_return on_time && !removed_ && !dir_.flushing() && !run_.finished();
-}
+asio::awaitable<void> StdioDirection::emit(WireFrame frame) { co_await write(std::move(frame)); }
 
-asio::awaitable<void> AttachedFrameFault::emit(WireFrame frame) { co_await dir_.write(std::move(frame)); }
-
-asio::awaitable<void> AttachedFrameFault::reply(WireFrame frame) {
-  const Direction back = spec_.direction == Direction::upstream ? Direction::downstream : Direction::upstream;
+asio::awaitable<void> StdioDirection::reply(WireFrame frame, const FaultSpec&) {
+  const Direction back = other(dir_);
   run_.observe(sender_of(back), frame.frame, Clock::now(), true);
   co_await run_.dir(back).write(std::move(frame));
 }
 
-void AttachedFrameFault::spawn(std::function<asio::awaitable<void>()> task) { dir_.spawn_task(std::move(task)); }
+bool StdioDirection::signal_server(int signo, const FaultSpec& fault) {
+  return run_.signal_server(signo, "fault " + fault.name);
+}
 
-void AttachedFrameFault::close_output(std::string_view reason) { dir_.close_output(reason); }
+void StdioDirection::close_output(std::string_view reason, const FaultSpec&) { close_output(reason); }
 
-void StdioDirection::attach(const FrameFaultSpec& spec) {
-  auto fault = std::make_shared<AttachedFrameFault>(run_, *this, spec);
-  attached_.push_back(fault);
+void StdioDirection::rebuild_chains() {
   chain_ = std::make_shared<FrameChain>(
-      std::vector<std::shared_ptr<AttachedFrameStage>>(attached_.begin(), attached_.end()), *this);
-  run_.emit("fault.attach", spec.to_json());
-  // A fault acting on time (after_ms) is rolled once, here; frames are rolled one by one.
-  const bool selected = spec.probability >= 1.0 || fault->rng().chance(spec.probability);
-  if (!selected) return;
+      std::vector<std::shared_ptr<AttachedFrameStage>>(frame_faults_.begin(), frame_faults_.end()), *this);
+  byte_chain_ = byte_faults_.empty()
+                    ? nullptr
+                    : std::make_shared<FaultChain>(
+                          std::vector<std::shared_ptr<AttachedStage>>(byte_faults_.begin(), byte_faults_.end()),
+                          byte_out_);
+}
+
+void StdioDirection::attach(const FaultPtr& spec, std::optional<std::size_t> position) {
   auto self = run_.shared_from_this();
-  asio::co_spawn(
-      run_.executor(), [self, fault]() -> asio::awaitable<void> { co_await fault->stage().on_attach(*fault); },
-      [](std::exception_ptr e) { log_exception(e, "fault"); });
+  if (spec->is_frame()) {
+    auto fault = std::make_shared<AttachedFrameFault>(std::make_shared<FrameFaultSlot>(run_, spec), *this);
+    const auto at = position ? std::min(*position, frame_faults_.size()) : frame_faults_.size();
+    frame_faults_.insert(frame_faults_.begin() + static_cast<std::ptrdiff_t>(at), fault);
+    rebuild_chains();
+    AttachedFrameFault::start(fault, self);
+    return;
+  }
+  // A byte fault on the bytes this direction writes, after its frame faults;
+  // the run is one connection, so it is rolled once.
+  auto fault = std::make_shared<AttachedByteFault>(run_, dir_, spec);
+  const auto at = position ? std::min(*position, byte_faults_.size()) : byte_faults_.size();
+  byte_faults_.insert(byte_faults_.begin() + static_cast<std::ptrdiff_t>(at), fault);
+  rebuild_chains();
+  AttachedByteFault::start(fault, self);
 }
 
-void StdioDirection::start_chain() {
-  if (!chain_) chain_ = std::make_shared<FrameChain>(std::vector<std::shared_ptr<AttachedFrameStage>>{}, *this);
+std::optional<std::size_t> StdioDirection::detach(const FaultSpec& spec) {
+  for (std::size_t i = 0; i < frame_faults_.size(); ++i) {
+    if (&frame_faults_[i]->spec() != &spec) continue;
+    frame_faults_[i]->slot().remove();  // a message it holds moves on now
+    frame_faults_.erase(frame_faults_.begin() + static_cast<std::ptrdiff_t>(i));
+    rebuild_chains();
+    return i;
+  }
+  for (std::size_t i = 0; i < byte_faults_.size(); ++i) {
+    if (&byte_faults_[i]->spec() != &spec) continue;
+    byte_faults_[i]->remove();  // bytes it holds move on now
+    byte_faults_.erase(byte_faults_.begin() + static_cast<std::ptrdiff_t>(i));
+    rebuild_chains();
+    return i;
+  }
+  return std::nullopt;
 }
 
-void StdioDirection::attach_bytes(const FaultSpec& spec) {
-  auto fault = std::make_shared<AttachedByteFault>(run_, dir_, std::make_shared<const FaultSpec>(spec));
-  byte_faults_.push_back(fault);
-  byte_chain_ = std::make_shared<FaultChain>(
-      std::vector<std::shared_ptr<AttachedStage>>(byte_faults_.begin(), byte_faults_.end()), byte_out_);
-  run_.emit("fault.attach", spec.to_json());
-  AttachedByteFault::start(fault, run_.shared_from_this());
-}
-
-void StdioDirection::spawn_task(std::function<asio::awaitable<void>()> task) {
+void StdioDirection::spawn(std::function<asio::awaitable<void>()> task) {
   ++pending_tasks_;
   auto self = run_.shared_from_this();
   asio::co_spawn(run_.executor(), std::move(task), [self, this](std::exception_ptr e) {

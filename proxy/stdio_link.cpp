@@ -48,6 +48,19 @@ void log_exception(std::exception_ptr e, const char* what) {
 StdioRun::StdioRun(asio::any_io_executor ex, EventLog& events, StdioLinkOptions o)
     : ex_(ex), events_(events), o_(std::move(o)), source_("proxy:" + o_.name), server_source_("server:" + o_.name),
       sigchld_(ex, SIGCHLD), client_in_(ex), client_out_(ex), child_in_(ex), child_out_(ex), child_err_(ex),
+      book_(ex, FaultBook::Hooks{
+                    .start = [this](const FaultPtr& spec) {
+                      if (up_ && !finished_) dir(spec->direction).attach(spec);
+                    },
+                    .stop = [this](const FaultPtr& spec) {
+                      if (up_) dir(spec->direction).detach(*spec);
+                    },
+                    .change = [this](const FaultPtr& before, const FaultPtr& after) {
+                      if (!up_) return;
+                      const auto at = dir(before->direction).detach(*before);
+                      if (!finished_) dir(after->direction).attach(after, before->direction == after->direction ? at : std::nullopt);
+                    },
+                    .emit = [this](std::string kind, nlohmann::json fields) { emit(std::move(kind), std::move(fields)); }}),
       shutdown_timer_(ex), signal_timer_(ex), remnant_timer_(ex), drain_timer_(ex) {}
 
 StdioRun::~StdioRun() = default;
@@ -70,8 +83,8 @@ void StdioRun::start() {
 
   up_ = std::make_unique<StdioDirection>(*this, Direction::upstream, client_in_, child_in_);
   down_ = std::make_unique<StdioDirection>(*this, Direction::downstream, child_out_, client_out_);
-  for (const auto& spec : o_.faults) dir(spec.direction).attach(spec);
-  for (const auto& spec : o_.byte_faults) dir(spec.direction).attach_bytes(spec);
+  for (const auto& spec : book_.acting()) dir(spec->direction).attach(spec);  // added before the start
+  for (const auto& spec : o_.faults) book_.add(spec);
 
   auto self = shared_from_this();
   spawn([self]() { return self->watch_child(); }, "child watch");
@@ -104,6 +117,7 @@ void StdioRun::output_closed(Direction d, std::string_view why) {
 void StdioRun::check_finished() {
   if (finished_ || !child_status_ || !stderr_done_ || !down_->input_done() || !down_->output_closed()) return;
   finished_ = true;
+  book_.end_all();
   const auto now = Clock::now();
   for (auto& e : session_.unanswered(now)) emit(std::move(e.kind), std::move(e.fields));
   nlohmann::json counts = nlohmann::json::object();
@@ -145,5 +159,34 @@ void StdioLink::forward_signal(int signo) { run_->forward_signal(signo); }
 void StdioLink::end_server() { run_->end_server(); }
 void StdioLink::on_exit(std::function<void(int)> callback) { run_->on_exit = std::move(callback); }
 std::map<std::string, std::uint64_t> StdioLink::injections() const { return run_->all_injections(); }
+
+const std::string& StdioLink::name() const { return run_->options().name; }
+const std::string& StdioLink::protocol() const {
+  static const std::string stdio = "stdio";
+  return stdio;
+}
+nlohmann::json StdioLink::describe() const {
+  std::string command;
+  for (const auto& arg : run_->options().command) command += (command.empty() ? "" : " ") + arg;
+  nlohmann::json toxics = nlohmann::json::array();
+  for (const auto& f : faults()) toxics.push_back(f->to_json());
+  return {{"name", name()}, {"listen", "stdio"},    {"upstream", command},
+          {"enabled", true}, {"protocol", "stdio"}, {"toxics", toxics}};
+}
+
+const std::vector<FaultPtr>& StdioLink::faults() const { return run_->faults().all(); }
+FaultPtr StdioLink::find_fault(const std::string& name) const { return run_->faults().find(name); }
+void StdioLink::add_fault(FaultPtr spec) { run_->faults().add(std::move(spec)); }
+void StdioLink::replace_fault(std::string name, FaultPtr spec) { run_->faults().replace(name, std::move(spec)); }
+void StdioLink::remove_fault(std::string name) { run_->faults().remove(name); }
+
+void check_fault_fits_stdio(const FaultSpec& spec, const std::string& pointer) {
+  if (spec.is_frame()) {
+    check_frame_fault_transport(*spec.frame, "stdio", pointer);
+  } else if (spec.fault && acts_on_connecting(spec.type)) {
+    throw ConfigError(pointer + "/type", "a " + spec.type +
+                                             " fault acts on connecting; a stdio link has no connection to refuse or delay");
+  }
+}
 
 }  // namespace faultline

@@ -20,17 +20,18 @@
 
 #include "core/event_log.hpp"
 #include "faults/byte_fault_spec.hpp"
-#include "faults/frame_fault_spec.hpp"
+#include "proxy/fault_target.hpp"
 
 namespace faultline {
 
 struct StdioLinkOptions {
   std::string name = "stdio";
   std::vector<std::string> command;
-  std::vector<FrameFaultSpec> faults;
-  // Byte faults (latency, bandwidth, slicer, limit_data, ...) on the bytes each
-  // direction writes, after its frame faults; rolled once for the run.
-  std::vector<FaultSpec> byte_faults;
+  // Frame faults on each direction's messages, and byte faults (latency,
+  // bandwidth, slicer, limit_data, ...) on the bytes each direction writes,
+  // after its frame faults (rolled once for the run). Checked with
+  // check_fault_fits_stdio.
+  std::vector<FaultPtr> faults;
   std::uint64_t seed = 0;
   std::chrono::milliseconds shutdown_step{2000};  // each wait of the shutdown sequence, and every grace period
   std::chrono::milliseconds drain_after_exit{2000};  // how long the server's pipes may stay open after it exits
@@ -50,14 +51,39 @@ struct StdioLinkOptions {
   bool adopt_orphans = false;
 };
 
+// Byte faults about connecting (down, slow_open): a stdio link has no
+// connection to refuse or delay.
+inline bool acts_on_connecting(std::string_view type) { return type == "down" || type == "slow_open"; }
+
+// Throws ConfigError (at `pointer`) for a fault a stdio link cannot apply:
+// websocket and http types, a session match, and byte faults about connecting
+// (a stdio link has no connection to refuse or delay).
+void check_fault_fits_stdio(const FaultSpec& spec, const std::string& pointer);
+
 namespace stdio {
 class StdioRun;
 }
 
-class StdioLink {
+// Its faults change while it runs through the FaultTarget interface (`wrap
+// --api`): a fault added or removed acts on the live run at once.
+class StdioLink final : public FaultTarget {
  public:
   StdioLink(asio::any_io_executor ex, EventLog& events, StdioLinkOptions options);
-  ~StdioLink();
+  ~StdioLink() override;
+
+  // FaultTarget
+  const std::string& name() const override;
+  const std::string& protocol() const override;
+  // listen "stdio", upstream the server's command line.
+  nlohmann::json describe() const override;
+  const std::vector<FaultPtr>& faults() const override;
+  FaultPtr find_fault(const std::string& name) const override;
+  void check_fault_fits(const FaultSpec& spec, const std::string& pointer) const override {
+    check_fault_fits_stdio(spec, pointer);
+  }
+  void add_fault(FaultPtr spec) override;
+  void replace_fault(std::string name, FaultPtr spec) override;
+  void remove_fault(std::string name) override;
 
   // Starts the child and both directions. Throws StartupError if the command cannot run.
   void start();
@@ -68,7 +94,7 @@ class StdioLink {
   // Called once with the exit code to use (the child's, or 128+signal) when
   // the child has exited and its output was delivered.
   void on_exit(std::function<void(int)> callback);
-  // Injections per fault name, frame and byte faults.
+  // Injections per fault name, frame and byte faults (those removed included).
   std::map<std::string, std::uint64_t> injections() const;
   // Ends whatever is left of the server's process group (SIGTERM, a shutdown
   // step, SIGKILL) and retires the watcher; blocks. For after the loop

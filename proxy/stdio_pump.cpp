@@ -18,7 +18,6 @@ StdioDirection::Item StdioDirection::pop() {
 
 asio::awaitable<void> StdioDirection::pump_loop() {
   auto self = run_.shared_from_this();
-  start_chain();
   while (!run_.finished()) {
     if (queue_.empty()) {
       co_await data_ready_.wait();
@@ -113,7 +112,7 @@ asio::awaitable<void> StdioDirection::end() {
   auto self = run_.shared_from_this();
   // Never lose bytes by accident: what faults still hold is let go now.
   flushing_ = true;
-  for (auto& f : attached_) f->cancel_waits();
+  for (auto& f : frame_faults_) f->slot().cancel_waits();
   while (pending_tasks_ > 0 && !run_.finished()) co_await tasks_done_.wait();
   if (byte_chain_) {
     auto chain = byte_chain_;  // slow_close delays the end, half_open swallows it

@@ -22,6 +22,7 @@
 
 #include "mcp/session.hpp"
 #include "proxy/attached_fault.hpp"
+#include "proxy/fault_book.hpp"
 #include "proxy/stdio_child.hpp"
 #include "proxy/stdio_link.hpp"
 
@@ -74,18 +75,19 @@ class StdioRun : public FaultHost, public std::enable_shared_from_this<StdioRun>
   asio::any_io_executor executor() override { return ex_; }
   bool closing() const override { return finished_; }
   std::shared_ptr<FaultCounters> fault_counters(const std::string& name, const std::string& type) override {
-    return byte_stats_.fault(name, type);
+    return fault_stats_.fault(name, type);
   }
   void emit_fault_event(std::string kind, nlohmann::json fields) override { emit(std::move(kind), std::move(fields)); }
   void close_for_fault(CloseMode mode, std::string reason) override;
   // Injections per fault name, frame and byte faults.
   std::map<std::string, std::uint64_t> all_injections() const {
-    auto all = injections;
-    for (const auto& [name, c] : byte_stats_.faults()) all[name] += c.injections;
+    std::map<std::string, std::uint64_t> all;
+    for (const auto& [name, c] : fault_stats_.faults()) all[name] += c.injections;
     return all;
   }
   StdioDirection& dir(Direction d) { return d == Direction::upstream ? *up_ : *down_; }
-  std::map<std::string, std::uint64_t> injections;
+  // The faults and their schedules; they reach the directions once started.
+  FaultBook& faults() { return book_; }
   std::function<void(int)> on_exit;
 
  private:
@@ -108,7 +110,8 @@ class StdioRun : public FaultHost, public std::enable_shared_from_this<StdioRun>
   std::unique_ptr<StdioChild> child_;
   stream_descriptor client_in_, client_out_, child_in_, child_out_, child_err_;
   std::unique_ptr<StdioDirection> up_, down_;
-  LinkStats byte_stats_;
+  LinkStats fault_stats_;
+  FaultBook book_;
   mcp::Session session_;
   asio::steady_timer shutdown_timer_;
   asio::steady_timer signal_timer_;   // escalation after a SIGINT/SIGTERM was passed on

@@ -43,7 +43,7 @@ void WsSession::drain(std::chrono::milliseconds grace, const std::string& reason
   }
   // Faults go (what they hold is passed on); each peer gets what is queued, then 1001.
   for (auto* d : {&up_, &down_})
-    for (const auto& name : d->fault_names()) d->detach(name);
+    d->detach_all();
   up_.close_with(mcp::ws_close_code::going_away, reason, false);
   down_.close_with(mcp::ws_close_code::going_away, reason, false);
   arm_close_timer(grace, reason + " (drain timed out)");

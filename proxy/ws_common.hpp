@@ -30,7 +30,6 @@ inline std::string_view by_name(By by) {
 inline By sender_of(Direction d) { return d == Direction::upstream ? By::client : By::server; }
 inline By receiver_of(Direction d) { return d == Direction::upstream ? By::server : By::client; }
 inline mcp::Peer peer_of(Direction d) { return d == Direction::upstream ? mcp::Peer::client : mcp::Peer::server; }
-inline Direction other(Direction d) { return d == Direction::upstream ? Direction::downstream : Direction::upstream; }
 
 // Logs what ended a coroutine of the session (`what`: the fault, the task).
 void log_exception(std::exception_ptr e, const char* what);

@@ -36,7 +36,7 @@ WsDirection::WsDirection(WsSession& session, Direction dir, tcp::socket& from, t
 }
 
 void WsDirection::wake() {
-  for (auto& f : frame_faults_) f->cancel_waits();
+  for (auto& f : frame_faults_) f->slot().cancel_waits();
   for (auto& f : byte_faults_) f->cancel_waits();
   data_ready_.notify();
   space_ready_.notify();

@@ -3,7 +3,8 @@
 // peer sends, read, decoded, queued, pumped through the faults and written to
 // the other peer. Its parts live in ws_direction.cpp (reading), ws_pump.cpp
 // (the queue through the frame chain), ws_writer.cpp (encoding and writing)
-// and ws_fault_attachment.cpp (the faults).
+// and ws_fault_attachment.cpp (the faults, and what a frame fault may do: the
+// direction is its FrameOutlet).
 
 #include <cstdint>
 #include <deque>
@@ -21,14 +22,16 @@
 #include "faults/frame_chain.hpp"
 #include "mcp/ws_codec.hpp"
 #include "proxy/attached_fault.hpp"
+#include "proxy/attached_frame_fault.hpp"
 #include "proxy/wake_signal.hpp"
 #include "proxy/ws_common.hpp"
-#include "proxy/ws_fault_attachment.hpp"
 
 namespace faultline::ws {
 
 using boost::asio::ip::tcp;
 using mcp::WsOpcode;
+
+class WsSession;
 
 // The end of a direction's byte chain: the peer's socket.
 class WsWire final : public ChainSink {
@@ -47,15 +50,16 @@ class WsWire final : public ChainSink {
 
 // One direction: reader -> decoder -> queue -> pump -> frame chain -> this
 // sink -> encoder -> writer -> byte chain -> wire.
-class WsDirection final : public FrameSink {
+class WsDirection final : public FrameSink, public FrameOutlet, public WsOutlet {
  public:
   // `max_message`: the largest message decoded (unset: the decoder's default); a larger one is a 1009 violation.
   WsDirection(WsSession& session, Direction dir, tcp::socket& from, tcp::socket& to,
               std::optional<std::uint64_t> max_message);
 
-  void attach(const std::shared_ptr<const FaultSpec>& spec, std::optional<std::size_t> position = std::nullopt);
-  std::optional<std::size_t> detach(const std::string& name);
-  std::vector<std::string> fault_names() const;
+  void attach(const FaultPtr& spec, std::optional<std::size_t> position = std::nullopt);
+  // Returns the position the fault had, if it was attached here.
+  std::optional<std::size_t> detach(const FaultSpec& spec);
+  void detach_all();
 
   // Bytes from the sender after the upgrade (the reader's, or what came with the handshake).
   void feed(std::string_view bytes, Clock::time_point arrival);
@@ -78,10 +82,18 @@ class WsDirection final : public FrameSink {
   // Stops taking input, then sends a close frame (code, reason) and ends the
   // stream: after what is queued, or at once (`drop_queued`: what is queued is lost).
   void close_with(int code, std::string reason, bool drop_queued);
-  void spawn_task(std::function<asio::awaitable<void>()> task);
   void wake();
 
-  bool flushing() const { return flushing_; }
+  // FrameOutlet, WsOutlet: what a frame fault may do (ws_fault_attachment.cpp)
+  asio::awaitable<void> emit(WireFrame frame) override;
+  asio::awaitable<void> reply(WireFrame frame, const FaultSpec& fault) override;
+  void spawn(std::function<asio::awaitable<void>()> task) override;
+  void close_output(std::string_view reason, const FaultSpec& fault) override;
+  bool flushing() const override { return flushing_; }
+  WsOutlet* ws() override { return this; }
+  void close_websocket(int code, std::string_view reason, const FaultSpec& fault) override;
+  asio::awaitable<void> emit_fragmented(WireFrame frame, std::vector<std::size_t> sizes) override;
+
   Direction direction() const { return dir_; }
   std::uint64_t bytes() const { return wire_.bytes(); }
   // A copy: before_connect may run while faults change.
@@ -129,7 +141,7 @@ class WsDirection final : public FrameSink {
   WakeSignal space_ready_;
   WakeSignal tasks_done_;
   Broadcast written_;
-  std::vector<std::shared_ptr<WsFrameFault>> frame_faults_;
+  std::vector<std::shared_ptr<AttachedFrameFault>> frame_faults_;
   std::vector<std::shared_ptr<AttachedByteFault>> byte_faults_;
   std::shared_ptr<FrameChain> frame_chain_;
   std::shared_ptr<FaultChain> byte_chain_;

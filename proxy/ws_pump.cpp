@@ -121,7 +121,7 @@ asio::awaitable<void> WsDirection::end() {
   auto self = session_.shared_from_this();
   // Never lose bytes by accident: what faults still hold is let go now.
   flushing_ = true;
-  for (auto& f : frame_faults_) f->cancel_waits();
+  for (auto& f : frame_faults_) f->slot().cancel_waits();
   while (pending_tasks_ > 0 && !session_.closing()) co_await tasks_done_.wait();
   co_await flush_batch();
   frames_ended_ = true;

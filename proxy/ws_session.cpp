@@ -70,22 +70,22 @@ void WsSession::start(std::vector<std::shared_ptr<const FaultSpec>> faults) {
   spawn(run());
 }
 
-void WsSession::attach(const std::shared_ptr<const FaultSpec>& spec) {
+void WsSession::attach(const FaultPtr& spec) {
   if (closing_ || draining_) return;
   dir(spec->direction).attach(spec);
 }
 
-void WsSession::detach(const std::string& name) {
-  up_.detach(name);
-  down_.detach(name);
+void WsSession::detach(const FaultPtr& spec) {
+  up_.detach(*spec);
+  down_.detach(*spec);
 }
 
-void WsSession::replace(const std::string& name, const std::shared_ptr<const FaultSpec>& spec) {
+void WsSession::replace(const FaultPtr& before, const FaultPtr& after) {
   std::optional<std::size_t> position;
   for (auto* d : {&up_, &down_}) {
-    if (auto at = d->detach(name); at && d->direction() == spec->direction) position = at;
+    if (auto at = d->detach(*before); at && d->direction() == after->direction) position = at;
   }
-  if (!closing_ && !draining_) dir(spec->direction).attach(spec, position);
+  if (!closing_ && !draining_) dir(after->direction).attach(after, position);
 }
 
 void WsSession::reader_done() {

@@ -14,7 +14,7 @@
 // sends (1002, 1007, 1009), the other peer 1001, and the session ends.
 //
 // The session's parts: ws_session_impl.hpp (the session), ws_direction.hpp
-// (a direction) and ws_fault_attachment.hpp (a frame fault on a direction).
+// (a direction) and ws_fault_attachment.cpp (the faults on a direction).
 
 #include <memory>
 

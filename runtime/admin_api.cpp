@@ -294,13 +294,20 @@ AdminApi::Response AdminApi::route(const Request& req) {
   if (parts.size() == 1) {
     if (method == http::verb::get) {
       nlohmann::json all = nlohmann::json::object();
-      for (const auto& [name, link] : links.links()) all[name] = LinkRegistry::link_json(*link);
+      for (const auto& [name, link] : links.links()) all[name] = link->describe();
+      for (const auto& [name, link] : faults.attached()) all[name] = link->describe();
       return json_reply(req, 200, all);
     }
     if (method == http::verb::post) return json_reply(req, 201, LinkRegistry::link_json(*links.create(parse_body(req))));
     return not_allowed();
   }
   const std::string& name = parts[1];
+  if (auto it = faults.attached().find(name); it != faults.attached().end() && parts.size() == 2) {
+    // A link run by its command (wrap's stdio link): shown, and its faults change; it does not.
+    if (method == http::verb::get) return json_reply(req, 200, it->second->describe());
+    return error_reply(req, 405, "link " + name + " is a " + it->second->protocol() +
+                                     " link run by its command: only its faults change through the API");
+  }
   if (parts.size() == 2) {
     if (method == http::verb::get) return json_reply(req, 200, LinkRegistry::link_json(*links.find(name)));
     if (method == http::verb::post || method == http::verb::patch)

@@ -46,7 +46,7 @@ Result<FaultPtr> FaultApi::add(const std::string& link, const nlohmann::json& bo
   auto t = find(link);
   if (!t) return t.error();
   return capture_error([&]() -> FaultPtr {
-    auto spec = std::make_shared<const FaultSpec>(parse_fault(body, pointer));
+    auto spec = make_fault(parse_fault(body, pointer));
     t.value()->check_fault_fits(*spec, pointer);
     if (t.value()->find_fault(spec->name))
       throw ErrorException(Error::Kind::conflict, "toxic already exists");
@@ -59,7 +59,7 @@ Result<FaultPtr> FaultApi::change(const std::string& link, const std::string& fa
   auto current = get(link, fault);
   if (!current) return current.error();
   return capture_error([&]() -> FaultPtr {
-    auto spec = std::make_shared<const FaultSpec>(update_fault_spec(*current.value(), patch, ""));
+    auto spec = make_fault(update_fault_spec(*current.value(), patch, ""));
     target(link)->check_fault_fits(*spec, "");
     target(link)->replace_fault(fault, spec);
     return spec;

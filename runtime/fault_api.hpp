@@ -21,8 +21,6 @@ namespace faultline {
 
 class LinkRegistry;
 
-using FaultPtr = std::shared_ptr<const FaultSpec>;
-
 class FaultApi {
  public:
   explicit FaultApi(LinkRegistry& links) : links_(links) {}
@@ -46,6 +44,8 @@ class FaultApi {
 
   // Whether a link of this name exists (of any protocol).
   bool has_link(const std::string& link) const { return target(link) != nullptr; }
+  // The links attached here (not in the LinkRegistry), by name.
+  const std::map<std::string, std::shared_ptr<FaultTarget>>& attached() const { return attached_; }
 
  private:
   FaultTarget* target(const std::string& link) const;

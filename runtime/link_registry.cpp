@@ -31,15 +31,7 @@ std::optional<std::uint64_t> read_max_message(const nlohmann::json& value, const
 
 }  // namespace
 
-nlohmann::json LinkRegistry::link_json(const Link& link) {
-  nlohmann::json toxics = nlohmann::json::array();
-  for (const auto& f : link.faults()) toxics.push_back(f->to_json());
-  const auto& c = link.config();
-  nlohmann::json j = {{"name", c.name},       {"listen", c.listen},     {"upstream", c.upstream},
-                      {"enabled", c.enabled}, {"protocol", c.protocol}, {"toxics", toxics}};
-  if (c.max_message) j["max_message"] = *c.max_message;
-  return j;
-}
+nlohmann::json LinkRegistry::link_json(const Link& link) { return link.describe(); }
 
 LinkRegistry::Parsed LinkRegistry::parse(const nlohmann::json& body, const std::string& pointer) {
   if (!body.is_object()) throw ConfigError(pointer, "a proxy must be a JSON object");
@@ -74,7 +66,7 @@ LinkRegistry::Parsed LinkRegistry::parse(const nlohmann::json& body, const std::
     std::set<std::string> names;
     for (std::size_t i = 0; i < it->size(); ++i) {
       const auto where = pointer + "/toxics/" + std::to_string(i);
-      auto spec = std::make_shared<FaultSpec>(parse_fault((*it)[i], where));
+      auto spec = make_fault(parse_fault((*it)[i], where));
       check_fault_fits_protocol(*spec, p.config.protocol, where);
       if (!names.insert(spec->name).second) throw ConfigError(where + "/name", "duplicate fault name " + spec->name);
       p.faults.push_back(std::move(spec));

@@ -23,7 +23,7 @@ class WsCloseStage final : public TriggeredStage {
 
  protected:
   asio::awaitable<bool> act(FrameStageContext& ctx, const WireFrame* cause) override {
-    auto* ws = dynamic_cast<WsStageContext*>(&ctx);
+    auto* ws = ctx.ws_context();
     if (!ws) co_return true;  // not a websocket link (the link refuses the fault first)
     ctx.injected(cause_detail(cause, {{"code", s_.code}, {"reason", s_.reason}}));
     ws->close_websocket(s_.code, s_.reason);

@@ -31,7 +31,7 @@ class FragmentStage final : public FrameStage {
  public:
   explicit FragmentStage(FragmentSettings s) : s_(s) {}
   asio::awaitable<void> on_frame(WireFrame frame, FrameStageContext& ctx, FrameNext next) override {
-    auto* ws = dynamic_cast<WsStageContext*>(&ctx);
+    auto* ws = ctx.ws_context();
     auto sizes = split(s_, frame.frame.raw.size());
     if (!ws || sizes.empty()) {  // too short to split
       co_await next.frame(std::move(frame));

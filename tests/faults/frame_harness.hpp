@@ -36,8 +36,10 @@ class FakeFrameContext final : public FrameStageContext, public AttachedFrameSta
   // AttachedFrameStage
   FrameStage& stage() override { return *stage_; }
   FrameStageContext& context() override { return *this; }
-  const FrameMatch& match() const override { return spec_.match; }
-  double probability() const override { return spec_.probability; }
+  bool select(const WireFrame& f) override {
+    return spec_.match.matches(f) && roll_fault(rng_, spec_.probability, nullptr).applied;
+  }
+  bool select_unmatched() override { return roll_fault(rng_, spec_.probability, nullptr).applied; }
   bool active() const override { return true; }
 
   // FrameStageContext

@@ -136,3 +136,32 @@ TEST_CASE("a link refuses faults its transport cannot apply") {
     CHECK_MESSAGE((where(std::string(type.name), "stdio") == "(no error)") == fits, type.name);
   }
 }
+
+TEST_CASE("a schedule (after, for, count) is read from JSON and the text form, and written back") {
+  auto s = parse_frame_fault_text("drop,method=tools/call,after=1.5s,for=250,count=3");
+  CHECK(s.schedule.after == std::chrono::milliseconds(1500));
+  CHECK(s.schedule.for_ == std::chrono::milliseconds(250));
+  CHECK(s.schedule.count == 3u);
+  const auto j = s.to_json();
+  CHECK(j["after"] == 1500);
+  CHECK(j["for"] == 250);
+  CHECK(j["count"] == 3);
+  CHECK(parse_frame_fault(j, "").schedule == s.schedule);  // round trip
+  CHECK(parse_frame_fault(json::parse(R"({"type":"drop","after":"2m","for":"1h"})"), "").schedule.for_ ==
+        std::chrono::milliseconds(3'600'000));
+  CHECK(parse_frame_fault_text("drop").schedule.empty());
+  CHECK(!parse_frame_fault_text("drop").to_json().contains("after"));
+  // A type with an attribute of that name keeps it in the text form; its schedule is given in JSON.
+  auto dup = parse_frame_fault_text("duplicate,count=4");
+  CHECK(dup.fault->attributes()["count"] == 4);
+  CHECK(!dup.schedule.count);
+  auto dup_json = parse_frame_fault(json::parse(R"({"type":"duplicate","count":2,"attributes":{"count":4}})"), "");
+  CHECK(dup_json.schedule.count == 2u);
+  CHECK(dup_json.fault->attributes()["count"] == 4);
+  CHECK(parse_frame_fault_text("reorder,after=3").fault->attributes()["after"] == 3);
+
+  CHECK(json_error(R"({"type":"drop","after":"soon"})").starts_with("/faults/0/after: must be a duration"));
+  CHECK(json_error(R"({"type":"drop","count":0})").starts_with("/faults/0/count: must be a whole number"));
+  CHECK(json_error(R"({"type":"drop","for":"8d"})").starts_with("/faults/0/for: must be from 1 ms to one week"));
+  CHECK(text_error("drop,count=x").find("/count: must be a whole number") != std::string::npos);
+}
