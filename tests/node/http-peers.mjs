@@ -26,6 +26,16 @@ export function freePort() {
   });
 }
 
+// A promise that settles to {ok, value|error, ms}.
+export async function timed(promise) {
+  const t0 = Date.now();
+  try {
+    return { ok: true, value: await promise, ms: Date.now() - t0 };
+  } catch (error) {
+    return { ok: false, error, ms: Date.now() - t0 };
+  }
+}
+
 async function waitForPort(port, child, what) {
   for (let i = 0; i < 400; i++) {
     if (child.exitCode !== null) throw new Error(`${what} exited with ${child.exitCode}`);

@@ -8,7 +8,7 @@ import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { StreamableHTTPClientTransport, StreamableHTTPError } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
 import { SSEClientTransport } from '@modelcontextprotocol/sdk/client/sse.js';
 import { McpError, ErrorCode, ToolListChangedNotificationSchema } from '@modelcontextprotocol/sdk/types.js';
-import { startEverything, startFaultline, recordingFetch, messages, sleep } from './http-peers.mjs';
+import { startEverything, startFaultline, recordingFetch, messages, sleep, timed } from './http-peers.mjs';
 
 const servers = {};
 async function server(transport) {
@@ -35,14 +35,6 @@ async function connect(transport, port) {
   return s;
 }
 
-async function timed(promise) {
-  const t0 = Date.now();
-  try {
-    return { ok: true, value: await promise, ms: Date.now() - t0 };
-  } catch (error) {
-    return { ok: false, error, ms: Date.now() - t0 };
-  }
-}
 
 const echo = (client, message, timeout = 5000) =>
   client.callTool({ name: 'echo', arguments: { message } }, undefined, { timeout });

@@ -5,7 +5,6 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { mkdtempSync, readFileSync } from 'node:fs';
-import net from 'node:net';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -13,32 +12,12 @@ import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { StdioClientTransport } from '@modelcontextprotocol/sdk/client/stdio.js';
 import { McpError } from '@modelcontextprotocol/sdk/types.js';
 import { Toxiproxy } from 'toxiproxy-node-client';
+import { freePort, sleep, timed } from './http-peers.mjs';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const BIN = process.env.FAULTLINE_BIN ?? resolve(here, '../../build/cli/faultline');
 const SERVER = resolve(here, 'node_modules/@modelcontextprotocol/server-everything/dist/index.js');
 const events = join(mkdtempSync(join(tmpdir(), 'faultline-wrap-api-')), 'events.jsonl');
-const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
-
-function freePort() {
-  return new Promise((done, fail) => {
-    const s = net.createServer();
-    s.listen(0, '127.0.0.1', () => {
-      const { port } = s.address();
-      s.close(() => done(port));
-    });
-    s.on('error', fail);
-  });
-}
-
-async function timed(promise) {
-  const t0 = Date.now();
-  try {
-    return { ok: true, value: await promise, ms: Date.now() - t0 };
-  } catch (error) {
-    return { ok: false, error, ms: Date.now() - t0 };
-  }
-}
 
 let client, api, toxiproxy;
 const echo = (message, timeout = 5000) => client.callTool({ name: 'echo', arguments: { message } }, undefined, { timeout });
