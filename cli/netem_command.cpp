@@ -11,7 +11,6 @@
 #include <chrono>
 #include <cstring>
 #include <cstdio>
-#include <fstream>
 #include <iostream>
 #include <memory>
 #include <optional>
@@ -28,6 +27,7 @@
 #include "netem/probe.hpp"
 #include "netem/qdisc_controller.hpp"
 #include "netem/topology.hpp"
+#include "runtime/runtime.hpp"
 
 namespace faultline::cli {
 
@@ -61,25 +61,30 @@ struct NetemOptions {
   std::vector<std::string> command;
 };
 
-// Wires the journal, the event log (with a JSONL sink when asked) and crash
+// One netem command's run: the runtime (its event log, recorded to --events,
+// which each command appends to with its own run.start and run.end, so that
+// apply, change and clear build one history), the journal, and crash
 // recovery (logged, unless the caller reports what was recovered itself).
 struct Session {
   explicit Session(const NetemOptions& o, bool log_recovered = true)
-      : journal(o.state_dir.empty() ? netem::Journal::default_dir() : o.state_dir) {
-    if (!o.events_file.empty()) {
-      events_out = std::make_shared<std::ofstream>(o.events_file, std::ios::app);
-      if (!*events_out) throw ConfigError("--events '" + o.events_file + "'", "cannot open for writing");
-      auto out = events_out;
-      events.add_sink([out](const Event& e) { *out << e.to_json().dump() << "\n" << std::flush; });
-    }
+      : runtime(runtime_options(o)),
+        events(runtime.events()),
+        journal(o.state_dir.empty() ? netem::Journal::default_dir() : o.state_dir) {
     recovered = journal.recover(&events);
     for (const auto& e : log_recovered ? recovered : std::vector<netem::JournalEntry>{})
       spdlog::warn("netem: removed a leftover {} {}{} from a faultline that did not exit cleanly (pid {})", e.kind,
                    e.netns.empty() ? "" : e.netns + "/", e.kind == "netns" ? "" : e.dev, e.owner_pid);
   }
+  static RuntimeOptions runtime_options(const NetemOptions& o) {
+    RuntimeOptions r;
+    r.source = "netem";
+    r.events_path = o.events_file;
+    r.events_mode = JsonlRecorder::Mode::append;
+    return r;
+  }
+  Runtime runtime;
+  EventLog& events;
   netem::Journal journal;
-  EventLog events;
-  std::shared_ptr<std::ofstream> events_out;
   std::vector<netem::JournalEntry> recovered;  // what dead owners left, removed at the start
 };
 
