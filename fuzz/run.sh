@@ -8,7 +8,9 @@
 #   FUZZ_CC / FUZZ_CXX   the compiler (default clang / clang++), e.g. FUZZ_CC=clang-16 FUZZ_CXX=clang++-16
 #   FUZZ_BUILD_DIR       the build directory (default build-fuzz-clang<major version>)
 #   FUZZ_JOBS            build jobs (default 2)
-#   FUZZ_NO_BUILD=1      run the targets as last built (while others edit the tree, say)
+#   FUZZ_NO_BUILD=1      run the targets as last built (while others edit the tree, say, or
+#                        as another tree built them: scripts/test.sh runs its ASan tree's,
+#                        FUZZ_BUILD_DIR=build-asan)
 #   FUZZ_SOURCE_DIR      build from another source tree (a reduced project)
 # A target's seeds are fuzz/seeds/<name>/ (read-only) and its dictionary, if
 # any, fuzz/<name>.dict; the corpus grows in <build>/fuzz-corpus/<target>/.

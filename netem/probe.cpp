@@ -10,7 +10,7 @@
 #include "netem/journal.hpp"
 #include "netem/links.hpp"
 #include "netem/netns.hpp"
-#include "netem/qdisc_controller.hpp"
+#include "netem/qdisc_netlink.hpp"
 
 namespace faultline::netem {
 

@@ -3,16 +3,15 @@
 // on one interface in one namespace, over netlink. A fault is a netem qdisc at
 // the root (handle fa17:), with a tbf child (fa18:) when bandwidth is capped, or
 // a lone tbf at fa17:. Ingress faults go through an ifb device. Everything is
-// journaled before it is made and rolled back if any step fails.
+// journaled before it is made and rolled back if any step fails. The steps
+// themselves, the netlink requests, are qdisc_netlink.hpp's.
 
-#include <cstdint>
 #include <string>
 #include <vector>
 
-#include <nlohmann/json.hpp>
-
 #include "netem/journal.hpp"
 #include "netem/netem_spec.hpp"
+#include "netem/qdisc_netlink.hpp"
 
 namespace faultline {
 class EventLog;
@@ -20,12 +19,7 @@ class EventLog;
 
 namespace faultline::netem {
 
-inline constexpr std::uint32_t kOwnedRootHandle = 0xfa170000u;   // "fa17:" — faultline's mark
-inline constexpr std::uint32_t kOwnedChildHandle = 0xfa180000u;  // "fa18:" — tbf under netem
-inline constexpr const char* kNamePrefix = "fl-";                // namespaces and devices faultline makes
-
-std::string handle_text(std::uint32_t handle);
-bool is_owned_handle(std::uint32_t handle);
+inline constexpr const char* kNamePrefix = "fl-";  // namespaces and devices faultline makes
 
 // Where a fault goes.
 struct Target {
@@ -34,18 +28,6 @@ struct Target {
   bool ingress = false;   // shape what arrives on dev (through an ifb device)
   bool force = false;     // allow the interface that carries the default route
   std::string label;      // the link name for events ("net:LABEL"); defaults to dev
-};
-
-struct QdiscInfo {
-  std::string dev;
-  std::uint32_t handle = 0;
-  std::uint32_t parent = 0;
-  std::string kind;
-  bool owned = false;
-  nlohmann::json options = nlohmann::json::object();  // decoded netem/tbf parameters
-
-  nlohmann::json to_json() const;
-  std::string describe() const;  // one line, tc style
 };
 
 class QdiscController {
@@ -68,15 +50,5 @@ class QdiscController {
   EventLog* events_;
   bool persistent_;
 };
-
-// Low-level steps, also used by the journal's cleanup and the probe.
-void add_netem_qdisc(const std::string& netns, const std::string& dev, std::uint32_t parent, std::uint32_t handle,
-                     const NetemSpec& spec, bool change);
-void add_tbf_qdisc(const std::string& netns, const std::string& dev, std::uint32_t parent, std::uint32_t handle,
-                   const NetemSpec& spec, bool change);
-void add_ingress_redirect(const std::string& netns, const std::string& dev, const std::string& ifb);
-// Deletes the qdisc at `parent` (root or ingress) if its handle is `handle` (0: any). False if absent.
-bool delete_qdisc(const std::string& netns, const std::string& dev, std::uint32_t parent, std::uint32_t handle);
-std::vector<QdiscInfo> list_qdiscs(const std::string& netns, const std::string& dev = {});
 
 }  // namespace faultline::netem
