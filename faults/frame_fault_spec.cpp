@@ -62,10 +62,12 @@ std::string transports_needed(unsigned transports) {
 // after): in the text form the attribute keeps such a key, and the schedule of
 // that type is given in JSON.
 bool has_attribute(const std::string& type, const std::string& key) {
+  if (key != "after" && key != "for" && key != "count") return false;  // the only names that can collide
   const FrameFaultType* ft = find_frame_fault_type(type);
   if (!ft) return false;
   try {
-    AttributeReader defaults(nlohmann::json::object(), "", false);
+    const auto none = nlohmann::json::object();  // the reader keeps a reference
+    AttributeReader defaults(none, "", false);
     return ft->make(defaults)->attributes().contains(key);
   } catch (const ConfigError&) {
     return false;  // a type with required attributes: none of them is named like a schedule field
