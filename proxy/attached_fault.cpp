@@ -70,9 +70,9 @@ void AttachedByteFault::close_connection(CloseMode mode, std::string_view reason
   host_.close_for_fault(mode, std::string(reason) + " (" + spec_->name + ")");
 }
 
-void spawn_on_attach(boost::asio::any_io_executor ex, std::string fault,
+void spawn_on_attach(boost::asio::any_io_executor executor, std::string fault,
                      std::function<boost::asio::awaitable<void>()> work) {
-  boost::asio::co_spawn(std::move(ex), std::move(work), [fault = std::move(fault)](std::exception_ptr e) {
+  boost::asio::co_spawn(std::move(executor), std::move(work), [fault = std::move(fault)](std::exception_ptr e) {
     if (!e) return;
     try {
       std::rethrow_exception(e);

@@ -69,10 +69,10 @@ void FaultBook::arm(const EntryPtr& e) {
   if (!e->timer) e->timer = std::make_unique<asio::steady_timer>(ex_);
   e->timer->expires_at(when);
   e->timer->async_wait([this, weak = std::weak_ptr<Entry>(e)](boost::system::error_code ec) {
-    auto e = weak.lock();  // gone: the fault was removed, or this book with its link
-    if (ec || !e || e->ended) return;
-    if (!e->acting) start(e);
-    else end(e, "for_elapsed", /*take_off=*/true);
+    auto alive = weak.lock();  // gone: the fault was removed, or this book with its link
+    if (ec || !alive || alive->ended) return;
+    if (!alive->acting) start(alive);
+    else end(alive, "for_elapsed", /*take_off=*/true);
   });
 }
 
@@ -90,7 +90,7 @@ void FaultBook::watch_budget(const EntryPtr& e, bool again) {
   // Called on whichever session took the last injection: the end is posted here.
   budget->on_spent([this, ex = ex_, weak = std::weak_ptr<Entry>(e)] {
     asio::post(ex, [this, weak] {
-      if (auto e = weak.lock(); e && !e->ended) end(e, "count_reached", /*take_off=*/false);
+      if (auto alive = weak.lock(); alive && !alive->ended) end(alive, "count_reached", /*take_off=*/false);
     });
   });
 }
