@@ -19,6 +19,7 @@ constexpr Register kCommands[] = {
     faultline::cli::register_proxy_command,
     faultline::cli::register_netem_command,
     faultline::cli::register_wrap_command,
+    faultline::cli::register_mock_server_command,
 };
 
 }  // namespace
