@@ -30,8 +30,8 @@ struct Fixture {
     mcp::decode_json_text(text, 0, frames);
     for (const auto& f : frames) server->receive(f);
   }
-  // Runs what is due, for at most `d`.
-  void run(std::chrono::milliseconds d = 50ms) {
+  // Runs until nothing is left to do, for at most `d` (a sanitizer build is slow).
+  void run(std::chrono::milliseconds d = 2000ms) {
     io.restart();
     io.run_for(d);
   }
