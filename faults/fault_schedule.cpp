@@ -3,6 +3,7 @@
 #include <charconv>
 #include <cmath>
 
+#include "core/config_text.hpp"
 #include "core/errors.hpp"
 #include "core/rng.hpp"
 
@@ -11,22 +12,6 @@ namespace {
 
 std::string shown(const nlohmann::json& value) {
   return value.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
-}
-
-// "1.5s" -> 1500 ms. Units: ms, s, m, h, d; none means milliseconds.
-std::optional<double> duration_text_ms(const std::string& text) {
-  double number = 0;
-  const char* begin = text.data();
-  const char* end = text.data() + text.size();
-  auto [rest, ec] = std::from_chars(begin, end, number);
-  if (ec != std::errc{} || rest == begin) return std::nullopt;
-  const std::string_view unit(rest, static_cast<std::size_t>(end - rest));
-  if (unit.empty() || unit == "ms") return number;
-  if (unit == "s") return number * 1000;
-  if (unit == "m") return number * 60'000;
-  if (unit == "h") return number * 3'600'000;
-  if (unit == "d") return number * 86'400'000;
-  return std::nullopt;
 }
 
 std::optional<std::chrono::milliseconds> read_duration(const nlohmann::json& fault, const char* key,
