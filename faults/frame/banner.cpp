@@ -1,5 +1,5 @@
 // banner: a line that is not JSON-RPC (a log line, a startup banner) appears
-// on the server's stdout toward the client (OUTAGES #14): once at `after_ms`,
+// on the server's stdout toward the client (docs/outages.md #14): once at `after_ms`,
 // or before every matched message when after_ms is not given.
 #include "core/errors.hpp"
 #include "faults/frame_registry.hpp"

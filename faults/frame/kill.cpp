@@ -1,4 +1,4 @@
-// kill: the server process dies (OUTAGES #1, #10): `signal` (SIGKILL by
+// kill: the server process dies (docs/outages.md #1, #2): `signal` (SIGKILL by
 // default) goes to its process group at `after_ms`, or on the first matched
 // message, which is then passed on into the dying server.
 #include <csignal>

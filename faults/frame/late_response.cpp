@@ -1,6 +1,6 @@
 // late_response: a matched reply is held for `delay` ms (longer than the
 // client's timeout) while later messages pass it, then delivered to a client
-// that has given up on it (OUTAGES #4). Replies only: calls pass untouched.
+// that has given up on it (docs/outages.md #4). Replies only: calls pass untouched.
 #include "faults/frame_registry.hpp"
 
 namespace faultline {

@@ -1,4 +1,4 @@
-// stop: the server is paused with SIGSTOP (OUTAGES #16) at `after_ms` or on the
+// stop: the server is paused with SIGSTOP (docs/outages.md #15) at `after_ms` or on the
 // first matched message; with `duration` ms it is resumed (SIGCONT) after that
 // long, otherwise it stays paused until a continue fault or shutdown.
 #include <csignal>

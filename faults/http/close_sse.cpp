@@ -1,5 +1,5 @@
 // close_sse: an SSE stream is cut mid-call (a load balancer's request cap,
-// OUTAGES #5 and #7): when a matched event is due, the link closes the stream
+// docs/outages.md #5 and #7): when a matched event is due, the link closes the stream
 // instead of delivering it; the event stays in the server's event store for a
 // client that resumes with Last-Event-ID. how=close closes the client's TCP
 // connection (no terminating chunk: the client sees a network error);

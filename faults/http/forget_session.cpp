@@ -1,4 +1,4 @@
-// forget_session: the server lost the session (a restart, OUTAGES #11). A
+// forget_session: the server lost the session (a restart, docs/outages.md #11). A
 // matched request carrying an Mcp-Session-Id makes the link forget that
 // session; from then on every request carrying it (POST, GET, DELETE, on any
 // connection of the link) is answered 404 in the server's place. At most

@@ -1,7 +1,7 @@
 // rewrite_retry: every `retry:` field of a matched SSE event tells the client
 // `retry` ms instead; with add=1 the first event of each stream carries one
 // even when the server sent none. Drives a client's reconnect timing (tight
-// reconnect loops, OUTAGES #8, or very slow ones).
+// reconnect loops, docs/outages.md #8, or very slow ones).
 #include "faults/frame_registry.hpp"
 #include "faults/http_fault.hpp"
 

@@ -1,5 +1,5 @@
 // strip_event_ids: matched SSE events reach the client without their `id:`
-// field, so it has no Last-Event-ID to resume from (OUTAGES #7: a stream that
+// field, so it has no Last-Event-ID to resume from (docs/outages.md #7: a stream that
 // closes without event ids is not resumed).
 #include "faults/frame_registry.hpp"
 #include "faults/http_fault.hpp"

@@ -1,5 +1,5 @@
 // unknown_session: like forget_session, but the server answers 400 Bad Request
-// for the session it no longer knows instead of 404 (OUTAGES #12): a client
+// for the session it no longer knows instead of 404 (docs/outages.md #12): a client
 // that re-initializes only on 404 keeps using the dead session.
 #include "faults/frame_registry.hpp"
 #include "faults/http_fault.hpp"

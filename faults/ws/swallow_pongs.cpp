@@ -1,6 +1,6 @@
 // swallow_pongs: the pongs of this direction vanish while messages still flow
 // (downstream: the server's answers to the client's pings), the half-dead
-// peer a client's heartbeat should detect (OUTAGES #13, #15). Websocket links
+// peer a client's heartbeat should detect (docs/outages.md #13, #15). Websocket links
 // only; pings and messages pass untouched.
 #include "faults/frame_registry.hpp"
 #include "faults/ws_frame_fault.hpp"

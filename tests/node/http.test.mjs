@@ -190,7 +190,7 @@ test('close_sse: the POST stream is cut before the result; the client resumes wi
   assert.ok(reconnect && reconnect.last_event_id, 'the resumption is recorded with its Last-Event-ID');
 });
 
-test('close_sse with strip_event_ids: no id to resume from, the call is lost (OUTAGES #7)', async () => {
+test('close_sse with strip_event_ids: no id to resume from, the call is lost (docs/outages.md #7)', async () => {
   await through('streamableHttp', ['strip_event_ids', 'close_sse,kind=response,method=tools/call'], async (proxy) => {
     const s = await connect('streamableHttp', proxy.port);
     const r = await timed(echo(s.client, 'lost', 1500));
