@@ -28,12 +28,21 @@ std::string negotiate(const nlohmann::json& params) {
 
 }  // namespace
 
-MockServer::MockServer(asio::any_io_executor ex, MockBehaviour behaviour, std::uint64_t seed, Send send, Crash crash)
+MockServer::MockServer(asio::any_io_executor ex, std::shared_ptr<const MockBehaviour> behaviour, std::uint64_t seed,
+                       Send send, Crash crash)
     : ex_(std::move(ex)), behaviour_(std::move(behaviour)), rng_(seed), send_(std::move(send)), crash_(std::move(crash)) {}
 
-void MockServer::start() {
-  started_ = std::chrono::steady_clock::now();
-  if (!behaviour_.banner.empty()) send_(behaviour_.banner);
+void MockServer::start(std::optional<std::chrono::steady_clock::time_point> started, bool banner) {
+  started_ = started ? *started : std::chrono::steady_clock::now();
+  if (banner && !behaviour_->banner.empty()) {
+    static const nlohmann::json none;
+    send_(Outgoing{behaviour_->banner, none, false});
+  }
+}
+
+void MockServer::record_to(EventLog* events, std::string session) {
+  events_ = events;
+  session_ = std::move(session);
 }
 
 void MockServer::receive(const mcp::Frame& frame) {
@@ -49,12 +58,15 @@ void MockServer::receive(const mcp::Frame& frame) {
   }
   if (frame.kind != mcp::FrameKind::request) return;  // a reply: the mock asks the client nothing
   ++requests_;
-  if (behaviour_.stall_after && requests_ > *behaviour_.stall_after && !stalled_) {
+  if (events_)
+    events_->emit("server:mock", "server.request",
+                  {{"session", session_}, {"id", frame.message["id"]}, {"method", frame.method}});
+  if (behaviour_->stall_after && requests_ > *behaviour_->stall_after && !stalled_) {
     stalled_ = true;
     spdlog::info("mock-server: stalled after {} requests (stall_after): the connection stays, no more answers",
-                 *behaviour_.stall_after);
+                 *behaviour_->stall_after);
   }
-  if (stalled_) return;
+  if (stalled_ || behaviour_->stall) return;
   asio::co_spawn(ex_, handle(frame.message), [](std::exception_ptr e) {
     if (!e) return;
     try {
@@ -70,7 +82,7 @@ asio::awaitable<void> MockServer::handle(nlohmann::json message) {
   const auto id = message["id"];
   const auto method = message.value("method", std::string());
   const auto params = message.value("params", nlohmann::json::object());
-  const auto ready = started_ + behaviour_.slow_start;
+  const auto ready = started_ + behaviour_->slow_start;
   if (std::chrono::steady_clock::now() < ready) {
     asio::steady_timer timer(ex_, ready);
     co_await timer.async_wait(asio::as_tuple(asio::use_awaitable));
@@ -149,7 +161,7 @@ asio::awaitable<void> MockServer::call_tool(nlohmann::json id, nlohmann::json pa
     result = text_result("call " + std::to_string(crash_calls_) + " of " + std::to_string(n));
   } else if (name == "notify") {
     ++extra_tools_;
-    notify("notifications/tools/list_changed", nlohmann::json::object());
+    notify("notifications/tools/list_changed", nlohmann::json::object(), id);
     result = text_result("added extra_" + std::to_string(extra_tools_));
   } else if (name == "progress") {
     const auto steps = integer_argument(arguments, "steps", 0, 10'000);
@@ -160,14 +172,16 @@ asio::awaitable<void> MockServer::call_tool(nlohmann::json id, nlohmann::json pa
     for (std::int64_t step = 1; step <= steps; ++step) {
       const bool waited = co_await sleep_for(std::chrono::milliseconds(interval), request);
       if (!waited) co_return;
-      if (!token.is_null()) notify("notifications/progress", {{"progressToken", token}, {"progress", step}, {"total", steps}});
+      if (!token.is_null())
+        notify("notifications/progress", {{"progressToken", token}, {"progress", step}, {"total", steps}}, id);
     }
     result = text_result("done " + std::to_string(steps) + " steps");
   } else {
     throw ArgumentError("Unknown tool: " + name);
   }
-  if (behaviour_.answer_late.count() > 0) {
-    const bool waited = co_await sleep_for(behaviour_.answer_late, request);
+  const auto late = behaviour_->answer_late;
+  if (late.count() > 0) {
+    const bool waited = co_await sleep_for(late, request);
     if (!waited) co_return;
   }
   answer(id, std::move(result));
@@ -192,17 +206,32 @@ void MockServer::cancel(const nlohmann::json& params) {
 nlohmann::json MockServer::tool_list() const { return mock_tool_definitions(extra_tools_); }
 
 void MockServer::answer(const nlohmann::json& id, nlohmann::json result) {
-  send_(nlohmann::json{{"jsonrpc", "2.0"}, {"id", id}, {"result", std::move(result)}}.dump(
-      -1, ' ', false, nlohmann::json::error_handler_t::replace));
+  // A stall that began while the request was in progress holds its answer too.
+  if (behaviour_->stall) return;
+  const auto text = nlohmann::json{{"jsonrpc", "2.0"}, {"id", id}, {"result", std::move(result)}}.dump(
+      -1, ' ', false, nlohmann::json::error_handler_t::replace);
+  send_(Outgoing{text, id, true});
 }
 
 void MockServer::fail(const nlohmann::json& id, int code, const std::string& message) {
-  send_(nlohmann::json{{"jsonrpc", "2.0"}, {"id", id}, {"error", {{"code", code}, {"message", message}}}}.dump(
-      -1, ' ', false, nlohmann::json::error_handler_t::replace));
+  if (behaviour_->stall) return;
+  const auto text = nlohmann::json{{"jsonrpc", "2.0"}, {"id", id}, {"error", {{"code", code}, {"message", message}}}}.dump(
+      -1, ' ', false, nlohmann::json::error_handler_t::replace);
+  send_(Outgoing{text, id, true});
 }
 
-void MockServer::notify(const std::string& method, nlohmann::json params) {
-  send_(nlohmann::json{{"jsonrpc", "2.0"}, {"method", method}, {"params", std::move(params)}}.dump());
+void MockServer::notify(const std::string& method, nlohmann::json params, const nlohmann::json& related) {
+  const bool dropped = behaviour_->drops(method);
+  std::string event_id;
+  if (!dropped) {
+    const auto text = nlohmann::json{{"jsonrpc", "2.0"}, {"method", method}, {"params", std::move(params)}}.dump();
+    event_id = send_(Outgoing{text, related, false});
+  }
+  if (events_) {
+    nlohmann::json fields = {{"session", session_}, {"method", method}, {"dropped", dropped}};
+    if (!event_id.empty()) fields["event_id"] = event_id;
+    events_->emit("server:mock", "server.notification", std::move(fields));
+  }
 }
 
 }  // namespace faultline::sim

@@ -1,15 +1,20 @@
 #pragma once
 // The mock MCP server over stdio: newline-delimited JSON-RPC on stdin and
-// stdout, logs on stderr, until stdin ends.
+// stdout, logs on stderr, one session (id "stdio") until stdin ends.
 
-#include <cstdint>
+#include <functional>
+#include <memory>
 
-#include "sim/mock_server.hpp"
+#include "sim/mock_hub.hpp"
 
 namespace faultline::sim {
 
-// Serves one session; returns the exit code (0 when stdin ended). The
-// crash_after tool ends the process at once with exit code 1, answering nothing.
-int run_mock_stdio(const MockBehaviour& behaviour, std::uint64_t seed);
+class MockStdio;
+
+// Starts reading stdin on the hub's executor; `ended` is called (posted, so
+// what was asked last is answered first) when stdin ends. A restart gives the
+// session a fresh state (tool list, call counts) under the same pipes. Throws
+// StartupError when stdin cannot be read.
+std::shared_ptr<MockStdio> serve_mock_stdio(MockHub& hub, std::function<void()> ended);
 
 }  // namespace faultline::sim

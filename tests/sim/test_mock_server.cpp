@@ -21,7 +21,12 @@ namespace {
 struct Fixture {
   explicit Fixture(MockBehaviour b = {}) {
     server = std::make_shared<MockServer>(
-        io.get_executor(), b, 7, [this](const std::string& line) { sent.push_back(line); }, [this] { ++crashes; });
+        io.get_executor(), std::make_shared<MockBehaviour>(b), 7,
+        [this](const MockServer::Outgoing& o) {
+          sent.push_back(o.text);
+          return std::string();
+        },
+        [this] { ++crashes; });
     server->start();
   }
   void send(const json& message) { send_text(message.dump()); }
