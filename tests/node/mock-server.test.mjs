@@ -126,3 +126,33 @@ test('misbehaviours: a banner breaks no session; a slow start delays initialize;
     await late.client.close();
   }
 });
+
+test('over stdio the control endpoint works too: stall on and off, and a restart that resets the session', async () => {
+  const s = await connect(['--control', '127.0.0.1:0'], { stderr: 'pipe' });
+  try {
+    let err = '';
+    const control = await new Promise((resolve, reject) => {
+      const timer = setTimeout(() => reject(new Error(`no control address: ${err}`)), 5000);
+      const look = () => {
+        const m = err.match(/control on (\S+)/);
+        if (m) { clearTimeout(timer); resolve(m[1]); }
+      };
+      s.transport.stderr.on('data', (d) => { err += d; look(); });
+      look();
+    });
+    const patch = (body) => fetch(`${control}/behaviour`, { method: 'PATCH', body: JSON.stringify(body) });
+    assert.equal((await patch({ stall: true })).status, 200);
+    const r = await timed(s.client.callTool({ name: 'echo', arguments: { message: 'x' } }, undefined, { timeout: 300 }));
+    assert.equal(r.ok, false);
+    assert.equal(r.error.code, ErrorCode.RequestTimeout);
+    assert.equal((await patch({ stall: false })).status, 200);
+    await s.client.callTool({ name: 'notify', arguments: {} });
+    assert.equal((await s.client.listTools()).tools.length, 9);
+    const sessions = await (await fetch(`${control}/sessions`)).json();
+    assert.equal(sessions.sessions[0].id, 'stdio');
+    assert.deepEqual(await (await fetch(`${control}/restart`, { method: 'POST' })).json(), { sessions: 1 });
+    assert.equal((await s.client.listTools()).tools.length, 8, 'the restart forgot the added tool');
+  } finally {
+    await s.client.close();
+  }
+});
