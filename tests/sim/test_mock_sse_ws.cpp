@@ -90,3 +90,26 @@ TEST_CASE("ws: a plain HTTP request is refused with a clear 400") {
   CHECK(r.status == 400);
   CHECK(r.body.find("WebSocket") != std::string::npos);
 }
+
+TEST_CASE("ws: an expired session's connection is closed with 1008") {
+  faultline::sim::MockBehaviour b;
+  b.session_ttl = 150ms;
+  InProcessMock mock("ws", b);
+  asio::io_context io;
+  websocket::stream<tcp::socket> ws(io);
+  ws.next_layer().connect(tcp::endpoint(asio::ip::make_address("127.0.0.1"), mock.port));
+  ws.handshake("127.0.0.1", "/");
+  ws.write(asio::buffer(initialize_body()));
+  boost::beast::flat_buffer buffer;
+  ws.read(buffer);
+  CHECK(json::parse(boost::beast::buffers_to_string(buffer.data()))["id"] == 1);
+  const auto t0 = std::chrono::steady_clock::now();
+  boost::system::error_code ec;
+  ws.read(buffer, ec);  // nothing more comes but the close
+  const auto waited = std::chrono::steady_clock::now() - t0;
+  CHECK(ec == websocket::error::closed);
+  CHECK(ws.reason().code == websocket::close_code::policy_error);
+  CHECK(waited < 1s);
+  REQUIRE(mock.of("server.session.expired").size() == 1);
+  CHECK(mock.of("server.session.closed")[0].fields["reason"] == "expired");
+}
