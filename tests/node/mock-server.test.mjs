@@ -6,6 +6,7 @@ import assert from 'node:assert/strict';
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { StdioClientTransport } from '@modelcontextprotocol/sdk/client/stdio.js';
 import { McpError, ErrorCode, ToolListChangedNotificationSchema } from '@modelcontextprotocol/sdk/types.js';
+import { spawn } from 'node:child_process';
 import { BIN, timed } from './http-peers.mjs';
 
 async function connect(options = [], { stderr = 'ignore' } = {}) {
@@ -155,4 +156,16 @@ test('over stdio the control endpoint works too: stall on and off, and a restart
   } finally {
     await s.client.close();
   }
+});
+
+test('idle_exit: a client that is merely idle loses its server, which exits with code 3', async () => {
+  const s = await connect(['--idle-exit', '400']);
+  const t0 = Date.now();
+  await s.client.ping();
+  await s.closedPromise;  // nothing more was asked: the server went away under the idle client
+  const idle = Date.now() - t0;
+  assert.ok(idle >= 350 && idle < 3000, `exited after ${idle} ms`);
+  const child = spawn(BIN, ['mock-server', '--idle-exit', '200'], { stdio: ['pipe', 'ignore', 'ignore'] });
+  const code = await new Promise((r) => child.on('exit', (c) => r(c)));
+  assert.equal(code, 3);
 });
