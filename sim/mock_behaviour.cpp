@@ -1,32 +1,17 @@
 #include "sim/mock_behaviour.hpp"
 
 #include <algorithm>
-#include <array>
 
+#include "core/config_text.hpp"
 #include "core/errors.hpp"
 
 namespace faultline::sim {
 namespace {
 
-constexpr std::array<const char*, 9> kKeys = {"banner",         "slow_start_ms",          "stall_after",
-                                              "answer_late_ms", "stall",                  "session_ttl_ms",
-                                              "unknown_session_status", "idle_exit_ms", "drop_notifications"};
+const std::vector<std::string> kKeys = {"banner",         "slow_start_ms",          "stall_after",
+                                        "answer_late_ms", "stall",                  "session_ttl_ms",
+                                        "unknown_session_status", "idle_exit_ms", "drop_notifications"};
 constexpr std::int64_t kMaxMs = 86'400'000;  // a day: longer is a typo
-
-std::size_t edit_distance(const std::string& a, const std::string& b) {
-  std::vector<std::size_t> row(b.size() + 1);
-  for (std::size_t j = 0; j <= b.size(); ++j) row[j] = j;
-  for (std::size_t i = 1; i <= a.size(); ++i) {
-    std::size_t diagonal = row[0];
-    row[0] = i;
-    for (std::size_t j = 1; j <= b.size(); ++j) {
-      const std::size_t above = row[j];
-      row[j] = std::min({row[j] + 1, row[j - 1] + 1, diagonal + (a[i - 1] == b[j - 1] ? 0 : 1)});
-      diagonal = above;
-    }
-  }
-  return row[b.size()];
-}
 
 std::chrono::milliseconds milliseconds(const nlohmann::json& v, const std::string& pointer) {
   if (!v.is_number_integer() || v.get<std::int64_t>() < 0 || v.get<std::int64_t>() > kMaxMs)
@@ -53,15 +38,7 @@ nlohmann::json to_json(const MockBehaviour& b) {
           {"drop_notifications", b.drop_notifications}};
 }
 
-std::string nearest_behaviour_key(const std::string& key) {
-  const char* best = kKeys[0];
-  std::size_t best_distance = SIZE_MAX;
-  for (const char* k : kKeys) {
-    const auto d = edit_distance(key, k);
-    if (d < best_distance) best_distance = d, best = k;
-  }
-  return best;
-}
+std::string nearest_behaviour_key(const std::string& key) { return nearest_name(key, kKeys); }
 
 MockBehaviour patched(const MockBehaviour& b, const nlohmann::json& changes) {
   if (!changes.is_object()) throw ConfigError("", "the behaviour changes must be a JSON object, got " + changes.dump());
@@ -104,7 +81,11 @@ MockBehaviour patched(const MockBehaviour& b, const nlohmann::json& changes) {
       }
       out.drop_notifications = std::move(methods);
     } else {
-      throw ConfigError(pointer, "unknown key; the nearest valid one is \"" + nearest_behaviour_key(key) + "\"");
+      const auto near = nearest_behaviour_key(key);
+      std::string valid;
+      for (const auto& k : kKeys) valid += (valid.empty() ? "" : ", ") + k;
+      throw ConfigError(pointer, near.empty() ? "unknown key; the keys are " + valid
+                                              : "unknown key; did you mean \"" + near + "\"?");
     }
   }
   return out;

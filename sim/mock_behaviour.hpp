@@ -35,11 +35,12 @@ nlohmann::json to_json(const MockBehaviour& b);
 
 // Applies `changes` (a JSON object of some of those keys) to a copy of `b`
 // and returns it; `b` is untouched when anything is wrong. Throws ConfigError
-// naming the JSON pointer: an unknown key (with the nearest valid name), a
+// naming the JSON pointer: an unknown key (with the nearest valid name, or
+// all of them when none is close), a
 // value of the wrong type or out of range.
 MockBehaviour patched(const MockBehaviour& b, const nlohmann::json& changes);
 
-// The valid key nearest to `key` by edit distance.
+// The valid key nearest to `key` by edit distance, "" when none is close.
 std::string nearest_behaviour_key(const std::string& key);
 
 }  // namespace faultline::sim

@@ -171,7 +171,9 @@ TEST_CASE("control: GET and PATCH /behaviour, refused changes apply nothing, GET
 
   const auto typo = control.request(http::verb::patch, "/behaviour", R"({"stall":true,"stal":true})");
   CHECK(typo.status == 400);
-  CHECK(typo.parsed()["error"] == "/stal: unknown key; the nearest valid one is \"stall\"");
+  CHECK(typo.parsed()["error"] == "/stal: unknown key; did you mean \"stall\"?");
+  const auto far = control.request(http::verb::patch, "/behaviour", R"({"xyzzy":1})").parsed()["error"].get<std::string>();
+  CHECK(far.starts_with("/xyzzy: unknown key; the keys are banner, slow_start_ms,"));
   const auto range = control.request(http::verb::patch, "/behaviour", R"({"stall":true,"idle_exit_ms":-1})");
   CHECK(range.status == 400);
   CHECK(range.parsed()["pointer"] == "/idle_exit_ms");

@@ -75,7 +75,7 @@ status, body, _ = call("POST", url, b"[" * 100000, mcp)
 assert status == 400, (status, body)
 
 before = call("GET", ctl + "/behaviour")[1]
-for patch, needle in [(b'{"stal":true}', b'nearest valid one is \\"stall\\"'),
+for patch, needle in [(b'{"stal":true}', b'did you mean \\"stall\\"?'),
                       (b'{"stall":true,"session_ttl_ms":1e99}', b"/session_ttl_ms"),
                       (b'{"drop_notifications":[1]}', b"/drop_notifications/0"),
                       (b"not json", b"not JSON"), (b"[]", b"JSON object")]:
