@@ -108,14 +108,14 @@ void register_mock_server_command(CLI::App& root, CommandResult& result) {
       ->check(CLI::IsMember({404, 400}))
       ->capture_default_str();
   cmd->add_option("--idle-exit", opts->idle_exit_ms,
-                  "Exit (code 3) after this many ms without a request from any client")
+                  "Exit (code 4) after this many ms without a request from any client")
       ->check(whole_number_in(0, 86'400'000, "a whole number of milliseconds"));
   cmd->add_option("--drop-notification", opts->drop_notifications,
                   "Record this notification method (e.g. notifications/progress) but never send it; repeatable");
   cmd->footer("Tools: echo(message), add(a, b), sleep(ms), flaky(p), large(bytes), crash_after(n), notify, "
               "progress(steps, interval). Resource faultline://mock/readme; prompt greet(name).\n"
               "Exit code: 0 when stdin ends (stdio) or on SIGINT/SIGTERM; 1 when crash_after crashes it; "
-              "2 bad options; 3 when --idle-exit ends it (or it cannot start: the address is taken).");
+              "2 bad options; 3 when it cannot start (the address is taken); 4 when --idle-exit ends it.");
   cmd->callback([opts, &result] { result.exit_code = run_guarded("mock-server", [&] { return run_mock_server(*opts); }); });
 }
 

@@ -24,7 +24,7 @@
 namespace faultline::sim {
 
 // Exit code of a mock server that idle_exit ended.
-inline constexpr int kMockIdleExitCode = 3;
+inline constexpr int kMockIdleExitCode = 4;
 
 struct MockSession {
   std::string id;

@@ -158,7 +158,7 @@ test('over stdio the control endpoint works too: stall on and off, and a restart
   }
 });
 
-test('idle_exit: a client that is merely idle loses its server, which exits with code 3', async () => {
+test('idle_exit: a client that is merely idle loses its server, which exits with code 4', async () => {
   const s = await connect(['--idle-exit', '400']);
   const t0 = Date.now();
   await s.client.ping();
@@ -167,5 +167,5 @@ test('idle_exit: a client that is merely idle loses its server, which exits with
   assert.ok(idle >= 350 && idle < 3000, `exited after ${idle} ms`);
   const child = spawn(BIN, ['mock-server', '--idle-exit', '200'], { stdio: ['pipe', 'ignore', 'ignore'] });
   const code = await new Promise((r) => child.on('exit', (c) => r(c)));
-  assert.equal(code, 3);
+  assert.equal(code, 4);
 });

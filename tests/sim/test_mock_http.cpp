@@ -207,7 +207,7 @@ TEST_CASE("control: GET and PATCH /behaviour, refused changes apply nothing, GET
   CHECK(control.request(http::verb::get, "/behaviour", "", {{"Host", "evil.example.com"}}).status == 403);
 }
 
-TEST_CASE("idle_exit: requests keep it alive; after that long without one it exits with code 3") {
+TEST_CASE("idle_exit: requests keep it alive; after that long without one it exits with code 4") {
   MockBehaviour b;
   b.idle_exit = 250ms;
   InProcessMock mock("http", b);
