@@ -36,7 +36,19 @@ struct SimulateOptions {
   EventsOptions events;
   bool list_profiles = false;
   std::string show_profile;
+  std::vector<std::string> tools;  // NAME or NAME=JSON
 };
+
+// --tool NAME[=JSON]: the tool and its arguments (null: made up from its schema).
+std::pair<std::string, nlohmann::json> parse_tool(const std::string& text) {
+  const auto eq = text.find('=');
+  if (eq == 0) throw ConfigError("--tool " + text, "needs a tool name before =");
+  if (eq == std::string::npos) return {text, nullptr};
+  auto arguments = nlohmann::json::parse(text.substr(eq + 1), nullptr, false);
+  if (arguments.is_discarded() || !arguments.is_object())
+    throw ConfigError("--tool " + text, "the arguments after = must be a JSON object");
+  return {text.substr(0, eq), std::move(arguments)};
+}
 
 int list_profiles() {
   for (const auto& name : sim::builtin_profile_names()) {
@@ -62,6 +74,7 @@ int run_simulate(const SimulateOptions& o) {
   if (target_text.empty()) throw ConfigError("simulate", "no target: give --target stdio:CMD|ws://...|http://... or a URL last");
   const auto target = sim::parse_target(target_text, o.transport == "sse");
   auto policy = sim::load_profile(o.profile);
+  for (const auto& t : o.tools) (void)parse_tool(t);  // refused before anything starts
 
   ::signal(SIGPIPE, SIG_IGN);  // a server gone mid-write is an error value, not a death
   RuntimeOptions options;
@@ -76,6 +89,7 @@ int run_simulate(const SimulateOptions& o) {
   so.policy = std::move(policy);
   so.clients = o.clients;
   if (o.duration > 0) so.duration = std::chrono::milliseconds(static_cast<std::int64_t>(o.duration * 1000));
+  for (const auto& t : o.tools) so.tools.push_back(parse_tool(t));
   so.seed = runtime->seed();
   so.events = &runtime->events();
   auto simulation = std::make_shared<sim::Simulation>(runtime->executor(), std::move(so));
@@ -134,6 +148,12 @@ void register_simulate_command(CLI::App& root, CommandResult& result) {
                   "Repeat each client's pass for this many seconds (default: one pass)")
       ->check(number_in(0, 31'536'000, "a number of seconds"));
   cmd->add_option("--seed", opts->seed, "Seed for every random choice (default: random)")->check(seed_number());
+  cmd->add_option("--tool", opts->tools,
+                  "The pass calls this tool (NAME, or NAME={\"arg\":...} with its arguments) instead of every listed "
+                  "tool; repeatable, called in order")
+      ->expected(1)
+      ->allow_extra_args(false)
+      ->multi_option_policy(CLI::MultiOptionPolicy::TakeAll);
   add_events_options(*cmd, opts->events);
   cmd->add_flag("--list-profiles", opts->list_profiles, "List the built-in profiles and exit");
   cmd->add_option("--show-profile", opts->show_profile, "Print a profile (NAME or FILE) as JSON to copy and edit, and exit");

@@ -107,12 +107,16 @@ asio::awaitable<void> Simulation::run_client(int index) {
 asio::awaitable<bool> Simulation::one_pass(std::shared_ptr<McpClient> client, Simulation& sim) {
   bool ok = true;
   for (;;) {
-    const auto tools = client->tools();  // a copy: a re-list may replace the list meanwhile
-    for (const auto& tool : tools) {
+    // A copy: a re-list may replace the client's list meanwhile.
+    std::vector<std::pair<std::string, nlohmann::json>> calls = sim.options_.tools;
+    if (calls.empty())
+      for (const auto& tool : client->tools()) calls.emplace_back(tool.value("name", ""), nullptr);
+    for (const auto& [name, given] : calls) {
       if (sim.stopping() || client->gave_up()) break;
-      const std::string name = tool.value("name", "");
-      const nlohmann::json schema = tool.value("inputSchema", nlohmann::json::object());
-      nlohmann::json arguments = generate_arguments(schema, client->rng());
+      nlohmann::json schema = nlohmann::json::object();
+      for (const auto& tool : client->tools())
+        if (tool.value("name", "") == name) schema = tool.value("inputSchema", nlohmann::json::object());
+      nlohmann::json arguments = given.is_null() ? generate_arguments(schema, client->rng()) : given;
       std::string tool_name = name;
       const auto outcome = co_await client->call_tool(std::move(tool_name), std::move(arguments));
       if (!outcome.ok()) ok = false;

@@ -39,6 +39,9 @@ struct SimulationOptions {
   std::uint64_t seed = 0;
   EventLog* events = nullptr;
   ClientWork work;  // empty: the one pass
+  // The one pass calls these tools in this order (arguments null: made up
+  // from the tool's schema) instead of every listed tool once.
+  std::vector<std::pair<std::string, nlohmann::json>> tools;
 };
 
 struct SimulationSummary {
