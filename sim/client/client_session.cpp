@@ -187,11 +187,13 @@ asio::awaitable<void> McpClient::reconnect_loop() {
     emit("client.reconnected", {{"attempt", attempts_}, {"session", transport_ ? transport_->session_id() : ""}});
     if (policy.reset_attempts == AttemptReset::reconnected) attempts_ = 0;
     if (policy.reset_attempts == AttemptReset::first_ok) reset_on_ok_ = true;
-    set_state(State::ready);
+    // The tools are listed again before the requests held meanwhile go.
     if (policy.relist_after_reconnect) {
-      const bool listed = co_await list_tools();
+      const bool listed = co_await list_tools(true);
       (void)listed;
+      if (state_ != State::reconnecting) co_return;
     }
+    set_state(State::ready);
     co_return;
   }
 }
@@ -212,11 +214,12 @@ asio::awaitable<void> McpClient::reinitialize(int status) {
     drop_transport(Disconnect{"re-initialize after HTTP " + std::to_string(status) + " failed: " + why, "HTTP status", status});
     co_return;
   }
-  set_state(State::ready);
   if (options_.policy.relist_after_reconnect) {
-    const bool listed = co_await list_tools();
+    const bool listed = co_await list_tools(true);
     (void)listed;
+    if (state_ != State::connecting) co_return;
   }
+  set_state(State::ready);
 }
 
 asio::awaitable<void> McpClient::ping_loop() {

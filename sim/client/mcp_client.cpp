@@ -234,7 +234,7 @@ void McpClient::on_message(std::uint64_t generation, nlohmann::json message) {
   }
 }
 
-asio::awaitable<bool> McpClient::list_tools() {
+asio::awaitable<bool> McpClient::list_tools(bool handshake) {
   auto self = shared_from_this();
   relisting_ = true;
   std::vector<nlohmann::json> found;
@@ -244,7 +244,7 @@ asio::awaitable<bool> McpClient::list_tools() {
     nlohmann::json params = nlohmann::json::object();
     if (cursor.is_string()) params["cursor"] = cursor;
     std::string method = "tools/list";
-    const auto outcome = co_await request(std::move(method), std::move(params));
+    const auto outcome = co_await do_request(std::move(method), std::move(params), std::nullopt, handshake);
     if (!outcome.ok()) {
       ok = false;
       break;

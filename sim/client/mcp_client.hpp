@@ -72,7 +72,8 @@ class McpClient : public std::enable_shared_from_this<McpClient> {
   asio::awaitable<CallOutcome> call_tool(std::string name, nlohmann::json arguments);
   asio::awaitable<void> notify(std::string method, nlohmann::json params);
   // Lists the tools again (following nextCursor); false when a page failed.
-  asio::awaitable<bool> list_tools();
+  // `handshake`: part of (re)setting the session up, before requests held meanwhile go.
+  asio::awaitable<bool> list_tools(bool handshake = false);
   // Ends the session: pending requests become rpc.lost, the transport closes.
   asio::awaitable<void> close();
 

@@ -228,10 +228,10 @@ test('an expired session (HTTP 404): re-initialized by resilient, not by sdk-def
     const sessions = of(r.events, 'session.initialized').map((e) => e.session);
     assert.equal(sessions.length, 2);
     assert.notEqual(sessions[0], sessions[1]);
-    assert.equal(of(r.events, 'tools.listed').length, 2, 're-listed on the new session');
+    const second = r.events.indexOf(of(r.events, 'session.initialized')[1]);
+    assert.ok(r.events.slice(second).some((e) => e.kind === 'tools.listed'), 're-listed on the new session');
     const calls2 = of(r.events, 'rpc.invoke').filter((e) => e.tool === 'echo');
-    const second = r.events.find((e) => e.kind === 'rpc.ok' && e.id === calls2[1].id);
-    assert.ok(second, 'the second call went through on the new session');
+    assert.ok(r.events.find((e) => e.kind === 'rpc.ok' && e.id === calls2[1].id), 'the second call went through on the new session');
 
     const s = await run('sdk-default');
     assertHistory(s.events);
