@@ -220,9 +220,11 @@ test('an expired session (HTTP 404): re-initialized by resilient, not by sdk-def
     };
     const r = await run('resilient');
     assertHistory(r.events);
+    // A re-list that list_changed started on the old session may fail alike.
     const fails = of(r.events, 'rpc.fail');
-    assert.equal(fails.length, 1);
-    assert.equal(fails[0].code, 404);
+    assert.ok(fails.length >= 1);
+    for (const f of fails) assert.equal(f.code, 404);
+    assert.equal(outcomeOf(r.events, 'echo').kind, 'rpc.fail');
     const [lost] = of(r.events, 'session.lost');
     assert.equal(lost.status, 404);
     const sessions = of(r.events, 'session.initialized').map((e) => e.session);
