@@ -115,6 +115,9 @@ int run_simulate(const SimulateOptions& o) {
   }
   const int code = summary->exit_code();
   if (summary->startup_errors > 0) spdlog::error("simulate: {}", summary->startup_error);
+  if (summary->start_failures > 0)
+    spdlog::error("simulate: {} client(s) could not set a session up; the first: {}", summary->start_failures,
+                  summary->start_failure);
   if (summary->started > 0 || summary->startup_errors == 0) std::cerr << summary->text() << "\n";
   runtime->end({{"exit_code", code},
                 {"clients", summary->clients},

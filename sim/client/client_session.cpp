@@ -35,11 +35,13 @@ asio::awaitable<bool> McpClient::start() {
   std::string why;
   const bool opened = co_await open_session(why);  // throws StartupError when the target is unreachable
   if (!opened) {
+    start_error_ = why;
     set_state(State::disconnected);
     co_return false;
   }
   set_state(State::ready);
   const bool listed = co_await list_tools();
+  if (!listed) start_error_ = "tools/list failed";
   if (options_.policy.ping_interval && !ping_running_) asio::co_spawn(ex_, ping_loop(), asio::detached);
   co_return listed;
 }
@@ -96,7 +98,12 @@ asio::awaitable<bool> McpClient::initialize(std::string& why) {
   std::string method = "initialize";
   const auto outcome = co_await do_request(std::move(method), std::move(params), std::nullopt, true);
   if (!outcome.ok()) {
-    why = "initialize: " + (outcome.message.empty() ? std::string("no answer") : outcome.message);
+    if (outcome.kind == CallOutcome::Kind::timeout)
+      why = "initialize: no answer within " + std::to_string(static_cast<long long>(outcome.ms)) + " ms";
+    else if (outcome.kind == CallOutcome::Kind::fail)
+      why = "initialize: error " + std::to_string(outcome.code) + ": " + outcome.message;
+    else
+      why = "initialize: " + outcome.message;
     co_return false;
   }
   const auto version = outcome.result.value("protocolVersion", nlohmann::json()).is_string()

@@ -84,6 +84,8 @@ class McpClient : public std::enable_shared_from_this<McpClient> {
   bool gave_up() const { return state_ == State::gave_up; }
   int index() const { return options_.index; }
   const std::string& protocol_version() const { return protocol_version_; }
+  // Why start() returned false ("initialize: ..."), for the one-line message.
+  const std::string& start_error() const { return start_error_; }
   asio::any_io_executor executor() const { return ex_; }
 
  private:
@@ -136,6 +138,7 @@ class McpClient : public std::enable_shared_from_this<McpClient> {
   std::unordered_map<std::int64_t, std::shared_ptr<Pending>> pending_;
   std::vector<nlohmann::json> tools_;
   std::string protocol_version_;
+  std::string start_error_;
   ClientStats stats_;
   std::uint32_t attempts_ = 0;   // reconnect attempts since the counter last reset
   bool reset_on_ok_ = false;     // first_ok: the next rpc.ok resets attempts_

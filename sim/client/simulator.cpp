@@ -81,6 +81,8 @@ asio::awaitable<void> Simulation::run_client(int index) {
   } catch (const std::exception& e) {
     if (summary_.startup_errors++ == 0) summary_.startup_error = e.what();
   }
+  if (!started && !client->start_error().empty() && summary_.start_failures++ == 0)
+    summary_.start_failure = "client:" + std::to_string(index) + ": " + client->start_error();
   if (started) {
     ++summary_.started;
     live_.push_back(client);

@@ -50,6 +50,8 @@ struct SimulationSummary {
   int passed = 0;          // passes that succeeded (every request answered ok, no give-up)
   int startup_errors = 0;  // could not reach the target at all
   std::string startup_error;  // the first one, for the one-line message
+  int start_failures = 0;     // reached the target, but the session could not be set up
+  std::string start_failure;  // the first reason
   std::uint64_t ok = 0, fail = 0, timeout = 0, lost = 0, reconnects = 0, gave_up = 0;
   std::uint64_t tool_errors = 0;  // calls answered with isError: true (ok as RPC)
 

@@ -113,6 +113,11 @@ test('start-up errors: one line, exit 2', async () => {
   const badKey = await simulate(['--profile', profile('bad', { request_timout_ms: 5 }), '--target', 'stdio:true']);
   assert.equal(badKey.code, 2);
   assert.match(badKey.stderr, /\/request_timout_ms: unknown key; did you mean "request_timeout_ms"/);
+  // Reached, but no session: the run fails (1) and says why in a line.
+  const mute = await simulate(['--profile', profile('mute', { request_timeout_ms: 300 }), '--target', `stdio:${BIN} mock-server --stall-after 0`]);
+  assert.equal(mute.code, 1);
+  assert.match(mute.stderr, /could not set a session up; the first: client:1: initialize: no answer within 300 ms/);
+  assert.equal(of(mute.events, 'rpc.timeout').length, 1);
 });
 
 const MOCK = `stdio:${BIN} mock-server`;
