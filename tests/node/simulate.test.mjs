@@ -150,6 +150,25 @@ test('restart a dead stdio server: the call in flight is lost, the next one goes
   assert.equal(echo.reason, 'not connected');
 });
 
+test('exponential backoff, the attempt counter kept (reset_attempts never), then gave up', async () => {
+  // Every server this target starts is killed 400 ms later.
+  const target = `stdio:${BIN} wrap --fault kill,after_ms=400 -- ${BIN} mock-server`;
+  const p = profile('backoff', { reconnect: 'exponential', reconnect_delay_ms: 100, reconnect_multiplier: 2,
+    reconnect_jitter: 0, max_attempts: 2, reset_attempts: 'never' });
+  const sleep = 'sleep={"ms":5000}';
+  const r = await simulate(['--profile', p, '--target', target, '--tool', sleep, '--tool', sleep, '--tool', sleep, '--tool', sleep]);
+  assert.equal(r.code, 1);
+  assertHistory(r.events);
+  assert.deepEqual(of(r.events, 'client.reconnect_attempt').map((e) => [e.attempt, e.delay_ms]), [[1, 100], [2, 200]]);
+  assert.equal(of(r.events, 'client.reconnected').length, 2);
+  assert.equal(of(r.events, 'client.disconnected').length, 3);
+  const [gaveUp] = of(r.events, 'client.gave_up');
+  assert.equal(gaveUp.attempts, 2);
+  assert.equal(of(r.events, 'rpc.lost').length, 3, 'each call dropped with its server');
+  assert.equal(of(r.events, 'rpc.invoke').filter((e) => e.tool).length, 3, 'no call after the give-up');
+  assert.match(r.stderr, /gave up 1/);
+});
+
 test('request timeout: rpc.timeout then notifications/cancelled; without cancel_on_give_up no cancel', async () => {
   const calls = ['--tool', 'echo={"message":"a"}', '--tool', 'echo={"message":"b"}'];
   const p = profile('short', { request_timeout_ms: 300 });
