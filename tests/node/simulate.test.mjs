@@ -169,6 +169,19 @@ test('exponential backoff, the attempt counter kept (reset_attempts never), then
   assert.match(r.stderr, /gave up 1/);
 });
 
+test('notifications/tools/list_changed: resilient lists again, sdk-default does not', async () => {
+  const calls = ['--tool', 'notify', '--tool', 'echo={"message":"x"}', '--target', MOCK];
+  const r = await simulate(['--profile', 'resilient', ...calls]);
+  assert.equal(r.code, 0, r.stderr);
+  assert.ok(of(r.events, 'notification.received').some((e) => e.method === 'notifications/tools/list_changed'));
+  const listed = of(r.events, 'tools.listed');
+  assert.equal(listed.length, 2);
+  assert.ok(listed[1].names.includes('extra_1'));
+  const s = await simulate(['--profile', 'sdk-default', ...calls]);
+  assert.equal(s.code, 0, s.stderr);
+  assert.equal(of(s.events, 'tools.listed').length, 1);
+});
+
 test('request timeout: rpc.timeout then notifications/cancelled; without cancel_on_give_up no cancel', async () => {
   const calls = ['--tool', 'echo={"message":"a"}', '--tool', 'echo={"message":"b"}'];
   const p = profile('short', { request_timeout_ms: 300 });
