@@ -17,6 +17,7 @@ void register_demo_command(CLI::App& root, CommandResult& result);
 void register_netem_command(CLI::App& root, CommandResult& result);
 void register_wrap_command(CLI::App& root, CommandResult& result);
 void register_mock_server_command(CLI::App& root, CommandResult& result);
+void register_simulate_command(CLI::App& root, CommandResult& result);
 
 // Runs `body`, turning faultline's error types into a one-line message and an exit code.
 int run_guarded(const char* command, const std::function<int()>& body);

@@ -20,6 +20,7 @@ constexpr Register kCommands[] = {
     faultline::cli::register_netem_command,
     faultline::cli::register_wrap_command,
     faultline::cli::register_mock_server_command,
+    faultline::cli::register_simulate_command,
 };
 
 }  // namespace

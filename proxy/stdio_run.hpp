@@ -23,7 +23,7 @@
 #include "mcp/session.hpp"
 #include "proxy/attached_fault.hpp"
 #include "proxy/fault_book.hpp"
-#include "proxy/stdio_child.hpp"
+#include "core/stdio_child.hpp"
 #include "proxy/stdio_link.hpp"
 
 namespace faultline::stdio {

@@ -19,7 +19,7 @@
 #include <string>
 #include <thread>
 
-#include "proxy/stdio_child.hpp"
+#include "core/stdio_child.hpp"
 
 using namespace faultline;
 using namespace std::chrono_literals;

@@ -1,5 +1,6 @@
 #pragma once
-// The MCP server a stdio link wraps: a child process started with fork/exec in
+// An MCP server run over stdio (the one a stdio link wraps, or a simulated
+// client's server): a child process started with fork/exec in
 // its own process group, its stdin, stdout and stderr on pipes. Nothing of it
 // outlives faultline: the group is ended (SIGTERM, grace, SIGKILL) on every
 // exit, and a watcher process forked first does the same when faultline dies

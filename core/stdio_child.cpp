@@ -1,4 +1,4 @@
-#include "proxy/stdio_child.hpp"
+#include "core/stdio_child.hpp"
 
 #include <dirent.h>
 #include <fcntl.h>
