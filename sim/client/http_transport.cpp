@@ -44,6 +44,7 @@ class StreamableHttp : public ClientTransport, public std::enable_shared_from_th
     if (closing_) co_return SendResult{false, 0, "closed"};
     std::optional<nlohmann::json> request_id;
     if (message.contains("method") && message.contains("id")) request_id = message["id"];
+    const bool initialize = request_id && message["method"] == "initialize";
     auto req = peer_.request(http::verb::post, peer_.target().path);
     req.set(http::field::content_type, "application/json");
     req.set(http::field::accept, "application/json, text/event-stream");
@@ -57,7 +58,9 @@ class StreamableHttp : public ClientTransport, public std::enable_shared_from_th
       co_return SendResult{false, 0, ec.message()};
     }
     const int status = static_cast<int>(parser->get().result_int());
-    if (auto sid = parser->get().find("mcp-session-id"); sid != parser->get().end() && session_id_.empty())
+    // The session is the one the answer to initialize names: a late answer to
+    // a request of a session since forgotten carries the old id.
+    if (auto sid = parser->get().find("mcp-session-id"); sid != parser->get().end() && initialize)
       session_id_ = std::string(sid->value());
     const auto type = mcp::body_type(parser->get()[http::field::content_type]);
     if (status >= 200 && status < 300 && type == mcp::BodyType::event_stream) {
