@@ -5,6 +5,7 @@
 // once with arguments made up from its schema, close (what the MCP
 // conformance runner expects of a client command; it appends the URL).
 
+#include <cmath>
 #include <csignal>
 #include <cstdint>
 #include <iostream>
@@ -21,6 +22,8 @@
 #include "core/errors.hpp"
 #include "sim/client/policy.hpp"
 #include "sim/client/simulator.hpp"
+#include "sim/client/workload_run.hpp"
+#include "sim/workload.hpp"
 
 namespace faultline::cli {
 namespace {
@@ -30,6 +33,8 @@ struct SimulateOptions {
   std::string url;  // the target given last, bare (as the conformance runner does)
   std::string transport = "auto";
   int clients = 1;
+  bool clients_given = false;
+  std::string workload;  // a workload FILE
   std::string profile = "resilient";
   double duration = 0;
   std::optional<std::uint64_t> seed;
@@ -75,23 +80,48 @@ int run_simulate(const SimulateOptions& o) {
   const auto target = sim::parse_target(target_text, o.transport == "sse");
   auto policy = sim::load_profile(o.profile);
   for (const auto& t : o.tools) (void)parse_tool(t);  // refused before anything starts
+  const auto seed = o.seed ? *o.seed : random_seed();
+  std::optional<sim::Workload> workload;
+  int clients = o.clients;
+  if (!o.workload.empty()) {
+    if (!o.tools.empty()) throw ConfigError("--tool", "conflicts with --workload, whose steps name the tools");
+    workload = sim::load_workload_file(o.workload, seed);
+    if (o.duration > 0) {
+      if (workload->length()) throw ConfigError("--duration", "conflicts with the workload's own duration or load pattern");
+      workload->duration = std::chrono::milliseconds(static_cast<std::int64_t>(o.duration * 1000));
+    }
+    // A vus pattern says how many clients work at its peak: that many are connected unless --clients says more.
+    if (workload->load && !workload->load->open_model()) {
+      const auto peak = static_cast<int>(std::ceil(workload->load->peak()));
+      if (o.clients_given && o.clients < peak)
+        throw ConfigError("--clients", std::to_string(o.clients) + " is fewer than the " + std::to_string(peak) +
+                                           " clients the workload's load pattern has working at its peak");
+      if (!o.clients_given) clients = std::max(1, peak);
+    }
+  }
 
   ::signal(SIGPIPE, SIG_IGN);  // a server gone mid-write is an error value, not a death
   RuntimeOptions options;
   options.source = "simulate";
-  options.seed = o.seed;
-  options.start_fields = {{"target", target_text}, {"clients", o.clients}, {"profile", o.profile}};
+  options.seed = seed;
+  options.start_fields = {{"target", target_text}, {"clients", clients}, {"profile", o.profile}};
+  if (workload) options.start_fields["workload"] = workload->to_json();
   const auto runtime = start_runtime(std::move(options), o.events);
   spdlog::debug("seed {}", runtime->seed());
 
   sim::SimulationOptions so;
   so.target = target;
   so.policy = std::move(policy);
-  so.clients = o.clients;
-  if (o.duration > 0) so.duration = std::chrono::milliseconds(static_cast<std::int64_t>(o.duration * 1000));
+  so.clients = clients;
+  if (o.duration > 0 && !workload) so.duration = std::chrono::milliseconds(static_cast<std::int64_t>(o.duration * 1000));
   for (const auto& t : o.tools) so.tools.push_back(parse_tool(t));
   so.seed = runtime->seed();
   so.events = &runtime->events();
+  std::shared_ptr<sim::WorkloadRun> workload_run;
+  if (workload) {
+    workload_run = std::make_shared<sim::WorkloadRun>(runtime->executor(), std::move(*workload), clients, seed);
+    so.work = workload_run->work();
+  }
   auto simulation = std::make_shared<sim::Simulation>(runtime->executor(), std::move(so));
   std::optional<sim::SimulationSummary> summary;
   boost::asio::co_spawn(runtime->executor(), simulation->run(),
@@ -119,7 +149,19 @@ int run_simulate(const SimulateOptions& o) {
     spdlog::error("simulate: {} client(s) could not set a session up; the first: {}", summary->start_failures,
                   summary->start_failure);
   if (summary->started > 0 || summary->startup_errors == 0) std::cerr << summary->text() << "\n";
+  nlohmann::json load;
+  if (workload_run && summary->started > 0) {
+    const auto& stats = workload_run->stats();
+    load = stats.to_json();
+    std::cerr << "simulate: workload: " << stats.started << " steps started, " << stats.dropped
+              << " dropped (no free client), at most " << stats.peak_busy << " at once";
+    if (!stats.lateness_us.empty())
+      std::cerr << "; start lateness p50 " << stats.lateness_ms(0.5) << " ms, p99 " << stats.lateness_ms(0.99)
+                << " ms, max " << stats.lateness_ms(1.0) << " ms";
+    std::cerr << "; tool errors " << workload_run->tool_errors() << "\n";
+  }
   runtime->end({{"exit_code", code},
+                {"load", load},
                 {"clients", summary->clients},
                 {"passed", summary->passed},
                 {"ok", summary->ok},
@@ -143,7 +185,12 @@ void register_simulate_command(CLI::App& root, CommandResult& result) {
       ->capture_default_str();
   cmd->add_option("--clients", opts->clients, "How many clients, all in this process")
       ->check(whole_number_in(1, 100'000, "a whole number"))
-      ->capture_default_str();
+      ->capture_default_str()
+      ->each([opts](const std::string&) { opts->clients_given = true; });
+  cmd->add_option("--workload", opts->workload,
+                  "A workload FILE: weighted steps, think time, and a load pattern (constant-vus, ramping-vus, "
+                  "constant-arrival-rate, ramping-arrival-rate; shapes spike, wave, burst, random)")
+      ->check(CLI::ExistingFile);
   cmd->add_option("--profile", opts->profile,
                   "The clients' policies: naive, sdk-default, claude-code-like, resilient, or a JSON profile FILE")
       ->capture_default_str();

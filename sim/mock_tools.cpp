@@ -40,7 +40,7 @@ nlohmann::json mock_tool_definitions(int extra_tools) {
   });
   for (int i = 1; i <= extra_tools; ++i) {
     const auto name = "extra_" + std::to_string(i);
-    tools.push_back(tool(name.c_str(), "Added by the notify tool; echoes its message", {{"message", {{"type", "string"}}}}));
+    tools.push_back(tool(name.c_str(), "Added by the notify tool; echoes its message", {{"message", {{"type", "string"}}}}, {"message"}));
   }
   return tools;
 }

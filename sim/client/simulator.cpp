@@ -33,6 +33,8 @@ Simulation::Simulation(asio::any_io_executor ex, SimulationOptions options)
 void Simulation::stop() {
   if (stopping_) return;
   stopping_ = true;
+  for (auto& turn : start_queue_) turn->cancel();  // they see stopping_ and do not start
+  start_queue_.clear();
   // Work that does not return within the grace is cut short: its clients close.
   deadline_.expires_after(options_.stop_grace);
   auto self = shared_from_this();
@@ -52,7 +54,8 @@ asio::awaitable<void> Simulation::watch_duration() {
 
 asio::awaitable<SimulationSummary> Simulation::run() {
   auto self = shared_from_this();
-  running_ = options_.clients;
+  running_ = starting_ = options_.clients;
+  start_slots_ = std::max(1, options_.start_concurrency);
   done_.expires_at(asio::steady_timer::time_point::max());
   for (int i = 1; i <= options_.clients; ++i) asio::co_spawn(ex_, run_client(i), asio::detached);
   if (options_.duration) asio::co_spawn(ex_, watch_duration(), asio::detached);
@@ -63,6 +66,15 @@ asio::awaitable<SimulationSummary> Simulation::run() {
   deadline_.cancel();
   stopping_ = true;
   co_return summary_;
+}
+
+asio::awaitable<void> Simulation::all_started() {
+  auto self = shared_from_this();
+  while (starting_ > 0 && !stopping_) {
+    asio::steady_timer poll(ex_, std::chrono::milliseconds(20));
+    auto [ec] = co_await poll.async_wait(asio::as_tuple(asio::use_awaitable));
+    (void)ec;
+  }
 }
 
 asio::awaitable<void> Simulation::run_client(int index) {
@@ -76,10 +88,29 @@ asio::awaitable<void> Simulation::run_client(int index) {
   auto client = std::make_shared<McpClient>(ex_, std::move(co));
   bool passed = false;
   bool started = false;
-  try {
-    started = co_await client->start();
-  } catch (const std::exception& e) {
-    if (summary_.startup_errors++ == 0) summary_.startup_error = e.what();
+  if (start_slots_ == 0 && !stopping_) {
+    auto turn = std::make_shared<asio::steady_timer>(ex_, asio::steady_timer::time_point::max());
+    start_queue_.push_back(turn);
+    auto [ec] = co_await turn->async_wait(asio::as_tuple(asio::use_awaitable));
+    (void)ec;  // woken by the client before it, its slot handed over, or by stop()
+  } else {
+    --start_slots_;
+  }
+  if (!stopping_) {
+    try {
+      started = co_await client->start();
+    } catch (const std::exception& e) {
+      if (summary_.startup_errors++ == 0) summary_.startup_error = e.what();
+    }
+  }
+  --starting_;
+  if (stopping_) {
+    // No one starts any more; stop() has woken every waiter.
+  } else if (start_queue_.empty()) {
+    ++start_slots_;
+  } else {  // the slot goes straight to the longest waiting client
+    start_queue_.front()->cancel();
+    start_queue_.pop_front();
   }
   if (!started && !client->start_error().empty() && summary_.start_failures++ == 0)
     summary_.start_failure = "client:" + std::to_string(index) + ": " + client->start_error();

@@ -9,6 +9,7 @@
 
 #include <chrono>
 #include <cstdint>
+#include <deque>
 #include <functional>
 #include <memory>
 #include <optional>
@@ -36,6 +37,9 @@ struct SimulationOptions {
   int clients = 1;
   std::optional<std::chrono::milliseconds> duration;  // unset: one pass each
   std::chrono::milliseconds stop_grace{5000};         // after the duration, for calls in flight
+  // At most this many clients connect and initialize at once, so that a
+  // thousand clients do not all knock in the same millisecond.
+  int start_concurrency = 256;
   std::uint64_t seed = 0;
   EventLog* events = nullptr;
   ClientWork work;  // empty: the one pass
@@ -69,6 +73,8 @@ class Simulation : public std::enable_shared_from_this<Simulation> {
   // Ends the run early (SIGINT): the work stops, then the clients close.
   void stop();
   bool stopping() const { return stopping_; }
+  // Returns once every client has started or failed to (or the run stops).
+  asio::awaitable<void> all_started();
   const SimulationSummary& summary() const { return summary_; }
 
   // The default work: every tool called once (repeated until stop with a duration).
@@ -85,6 +91,10 @@ class Simulation : public std::enable_shared_from_this<Simulation> {
   asio::steady_timer done_;
   asio::steady_timer deadline_;
   int running_ = 0;
+  int starting_ = 0;  // clients whose start() has not returned yet
+  int start_slots_ = 0;  // start_concurrency left
+  // Clients waiting for a start slot, first come first served; each is woken by cancelling its timer.
+  std::deque<std::shared_ptr<asio::steady_timer>> start_queue_;
   bool stopping_ = false;
 };
 

@@ -3,9 +3,8 @@
 // On each: list tools, call echo, add and progress, and get
 // notifications/tools/list_changed from the notify tool. Then, over Streamable
 // HTTP, misbehaviours flipped through the control endpoint while connected.
-import { test, after } from 'node:test';
+import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { WebSocket } from 'ws';
@@ -15,37 +14,10 @@ import { SSEClientTransport } from '@modelcontextprotocol/sdk/client/sse.js';
 import { WebSocketClientTransport } from '@modelcontextprotocol/sdk/client/websocket.js';
 import { ToolListChangedNotificationSchema } from '@modelcontextprotocol/sdk/types.js';
 import { BIN, tmp, timed } from './http-peers.mjs';
+import { startMock, control } from './sim-peers.mjs';
 
 // The SDK's WebSocket transport uses the global WebSocket; Node 20 has none.
 globalThis.WebSocket ??= WebSocket;
-
-const children = [];
-after(() => { for (const c of children) if (c.exitCode === null) c.kill('SIGKILL'); });
-
-// Starts the mock; resolves once it says where it listens.
-export function startMock(args) {
-  return new Promise((resolve, reject) => {
-    const child = spawn(BIN, ['mock-server', '--seed', '3', '--control', '127.0.0.1:0', ...args],
-      { stdio: ['ignore', 'ignore', 'pipe'] });
-    children.push(child);
-    let err = '';
-    const m = { child, url: null, control: null };
-    m.exited = new Promise((r) => child.on('exit', (code) => r(code)));
-    const timer = setTimeout(() => reject(new Error(`mock-server did not start:\n${err}`)), 10_000);
-    child.stderr.on('data', (d) => {
-      err += d;
-      m.url ??= err.match(/listening on (\S+)/)?.[1];
-      m.control ??= err.match(/control on (\S+)/)?.[1];
-      if (m.url && m.control) { clearTimeout(timer); resolve(m); }
-    });
-    child.on('exit', (code) => { clearTimeout(timer); reject(new Error(`mock-server exited with ${code}:\n${err}`)); });
-  });
-}
-
-async function control(m, method, path, body) {
-  const r = await fetch(m.control + path, { method, body: body === undefined ? undefined : JSON.stringify(body) });
-  return { status: r.status, body: await r.json() };
-}
 
 const transports = {
   http: (url) => new StreamableHTTPClientTransport(new URL(url)),

@@ -5,58 +5,14 @@
 import { test, describe, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
-import { readFileSync, existsSync, writeFileSync } from 'node:fs';
+import { writeFileSync } from 'node:fs';
 import { join, resolve, dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { BIN, tmp, startEverything, startFaultline } from './http-peers.mjs';
+import { simulate, of, assertHistory, outcomeOf } from './sim-peers.mjs';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const EVERYTHING_BIN = resolve(here, 'node_modules/.bin/mcp-server-everything');
-let runs = 0;
-
-// Runs `faultline simulate ARGS`; its exit code, stderr and events.
-function simulate(args, { timeoutMs = 60_000 } = {}) {
-  const events = join(tmp, `sim${++runs}.jsonl`);
-  return new Promise((res, rej) => {
-    const child = spawn(BIN, ['simulate', '--seed', '7', '--events', events, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
-    let stderr = '';
-    child.stderr.on('data', (d) => { stderr += d; });
-    child.stdout.on('data', () => {});
-    const timer = setTimeout(() => child.kill('SIGKILL'), timeoutMs);  // the hang guard
-    child.on('error', rej);
-    child.on('exit', (code, signal) => {
-      clearTimeout(timer);
-      const lines = existsSync(events) ? readFileSync(events, 'utf8').split('\n').filter(Boolean).map((l) => JSON.parse(l)) : [];
-      res({ code, signal, stderr, events: lines });
-    });
-  });
-}
-
-const of = (events, kind) => events.filter((e) => e.kind === kind);
-const COMPLETIONS = ['rpc.ok', 'rpc.fail', 'rpc.timeout', 'rpc.lost'];
-
-// Every rpc.invoke has exactly one completion after it, and no completion lacks its invoke.
-function assertHistory(events) {
-  const open = new Map();
-  for (const e of events) {
-    const key = `${e.source}#${e.id}`;
-    if (e.kind === 'rpc.invoke') {
-      assert.ok(!open.has(key), `${key} invoked twice`);
-      open.set(key, 'open');
-    } else if (COMPLETIONS.includes(e.kind)) {
-      assert.equal(open.get(key), 'open', `${e.kind} for ${key} without a pending invoke`);
-      open.set(key, e.kind);
-    }
-  }
-  for (const [key, state] of open) assert.notEqual(state, 'open', `${key} never completed`);
-}
-
-// The completion of the tools/call of `tool` (the first one).
-function outcomeOf(events, tool) {
-  const invoke = events.find((e) => e.kind === 'rpc.invoke' && e.tool === tool);
-  assert.ok(invoke, `no call of ${tool}`);
-  return events.find((e) => COMPLETIONS.includes(e.kind) && e.id === invoke.id && e.source === invoke.source);
-}
 
 function profile(name, body) {
   const file = join(tmp, `${name}.json`);
