@@ -44,6 +44,8 @@ class WsTransport : public ClientTransport, public std::enable_shared_from_this<
         co_await asio::async_connect(ws_.next_layer(), endpoints, asio::as_tuple(asio::use_awaitable));
     (void)endpoint;
     if (connect_ec) throw StartupError("cannot connect to " + target_.address.to_string() + ": " + connect_ec.message());
+    boost::system::error_code ignored;  // small messages go out at once, not after a delayed ACK
+    ws_.next_layer().set_option(asio::ip::tcp::no_delay(true), ignored);
     ws_.set_option(websocket::stream_base::decorator([](websocket::request_type& req) {
       req.set(beast::http::field::sec_websocket_protocol, "mcp");
       req.set(beast::http::field::user_agent, "faultline-simulate");

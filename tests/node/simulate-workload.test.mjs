@@ -103,7 +103,8 @@ test('a stalled server under load: calls time out, the clients notice, the histo
     assert.equal(r.code, 1, r.stderr);
     assertHistory(r.events);
     const timeouts = of(r.events, 'rpc.timeout');
-    const oks = of(r.events, 'rpc.ok').filter((e) => e.method !== 'initialize');
+    const calls = new Set(of(r.events, 'rpc.invoke').filter((e) => e.method === 'tools/call').map((e) => `${e.source}#${e.id}`));
+    const oks = of(r.events, 'rpc.ok').filter((e) => calls.has(`${e.source}#${e.id}`));
     assert.ok(timeouts.length >= 5, `${timeouts.length} timeouts`);
     assert.ok(oks.length >= 5, `${oks.length} answered before the stall`);
     // Nothing answered after the stall began was ok.
@@ -113,6 +114,27 @@ test('a stalled server under load: calls time out, the clients notice, the histo
     m.child.kill('SIGTERM');
   }
 });
+
+for (const transport of ['http', 'sse', 'ws']) {
+  test(`one pass against the mock over ${transport}`, { timeout: 30_000 }, async () => {
+    const m = await startMock(['--transport', transport]);
+    try {
+      const args = ['--clients', '3', '--tool', 'echo={"message":"hi"}', '--tool', 'add', '--tool', 'notify', '--tool', 'extra_1={"message":"x"}'];
+      if (transport === 'sse') args.push('--transport', 'sse');
+      const r = await simulate([...args, m.url]);
+      assert.equal(r.code, 0, r.stderr);
+      assertHistory(r.events);
+      assert.equal(of(r.events, 'session.initialized').length, 3);
+      // notify adds extra_1 and says so; each client re-lists (and calls it: its
+      // arguments are given, the new schema may not have arrived yet).
+      assert.equal(of(r.events, 'rpc.invoke').filter((e) => e.method === 'tools/call').length, 12);
+      assert.equal(of(r.events, 'rpc.fail').length, 0);
+      assert.ok(of(r.events, 'notification.received').some((e) => e.method === 'notifications/tools/list_changed'));
+    } finally {
+      m.child.kill('SIGTERM');
+    }
+  });
+}
 
 test('bad workloads and options: one line naming the place, exit 2, nothing run', { timeout: 30_000 }, async () => {
   const typo = workload({ steps: [{ method: 'ping', wieght: 2 }] });
