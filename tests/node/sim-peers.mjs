@@ -13,9 +13,9 @@ const children = [];
 after(() => { for (const c of children) if (c.exitCode === null) c.kill('SIGKILL'); });
 
 // Starts the mock (with a control endpoint); resolves once it says where it listens.
-export function startMock(args) {
+export function startMock(args, { control = true } = {}) {
   return new Promise((resolve, reject) => {
-    const child = spawn(BIN, ['mock-server', '--seed', '3', '--control', '127.0.0.1:0', ...args],
+    const child = spawn(BIN, ['mock-server', '--seed', '3', ...(control ? ['--control', '127.0.0.1:0'] : []), ...args],
       { stdio: ['ignore', 'ignore', 'pipe'] });
     children.push(child);
     let err = '';
@@ -26,7 +26,7 @@ export function startMock(args) {
       err += d;
       m.url ??= err.match(/listening on (\S+)/)?.[1];
       m.control ??= err.match(/control on (\S+)/)?.[1];
-      if (m.url && m.control) { clearTimeout(timer); resolve(m); }
+      if (m.url && (m.control || !control)) { clearTimeout(timer); resolve(m); }
     });
     child.on('exit', (code) => { clearTimeout(timer); reject(new Error(`mock-server exited with ${code}:\n${err}`)); });
   });

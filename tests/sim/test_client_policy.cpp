@@ -6,6 +6,7 @@
 
 #include <string>
 
+#include "core/config_text.hpp"
 #include "core/errors.hpp"
 #include "sim/client/policy.hpp"
 #include "sim/client/schema_args.hpp"
@@ -119,7 +120,7 @@ TEST_CASE("an unknown key is refused with its pointer and the nearest valid name
   } catch (const ConfigError& e) {
     CHECK(std::string(e.what()).find("\"relist_on_list_changed\"") != std::string::npos);
   }
-  CHECK(nearest_name("resilent", builtin_profile_names()) == "resilient");
+  CHECK(faultline::nearest_name("resilent", builtin_profile_names()) == "resilient");
 }
 
 TEST_CASE("out-of-range and ill-typed values are refused, naming the key") {
