@@ -2,11 +2,14 @@
 
 #include <algorithm>
 #include <fstream>
+#include <iterator>
 #include <functional>
 #include <limits>
 #include <sstream>
 
+#include "core/config_text.hpp"
 #include "core/errors.hpp"
+#include "core/json_depth.hpp"
 
 namespace faultline::sim {
 namespace {
@@ -206,21 +209,6 @@ const std::vector<Field>& fields() {
 #undef FL_OPT_MS
 #undef FL_MS
 
-std::size_t edit_distance(std::string_view a, std::string_view b) {
-  std::vector<std::size_t> row(b.size() + 1);
-  for (std::size_t j = 0; j <= b.size(); ++j) row[j] = j;
-  for (std::size_t i = 1; i <= a.size(); ++i) {
-    std::size_t diagonal = row[0];
-    row[0] = i;
-    for (std::size_t j = 1; j <= b.size(); ++j) {
-      const std::size_t above = row[j];
-      row[j] = std::min({row[j] + 1, row[j - 1] + 1, diagonal + (a[i - 1] == b[j - 1] ? 0 : 1)});
-      diagonal = above;
-    }
-  }
-  return row[b.size()];
-}
-
 void apply(const json& profile, ClientPolicy& policy, const std::string& where) {
   std::vector<std::string> keys{"base"};
   for (const auto& f : fields()) keys.emplace_back(f.key);
@@ -229,25 +217,15 @@ void apply(const json& profile, ClientPolicy& policy, const std::string& where) 
     if (key == "base") continue;
     const auto& all = fields();
     const auto it = std::find_if(all.begin(), all.end(), [&](const Field& f) { return key == f.key; });
-    if (it == all.end()) throw ConfigError(at, "unknown key; did you mean \"" + nearest_name(key, keys) + "\"?");
+    if (it == all.end()) {
+      const auto near = nearest_name(key, keys);
+      throw ConfigError(at, near.empty() ? "unknown key" : "unknown key; did you mean \"" + near + "\"?");
+    }
     it->read(value, policy, at);
   }
 }
 
 }  // namespace
-
-std::string nearest_name(std::string_view given, const std::vector<std::string>& names) {
-  std::string best;
-  std::size_t best_distance = std::numeric_limits<std::size_t>::max();
-  for (const auto& n : names) {
-    const auto d = edit_distance(given, n);
-    if (d < best_distance) {
-      best_distance = d;
-      best = n;
-    }
-  }
-  return best;
-}
 
 std::vector<std::string> builtin_profile_names() {
   std::vector<std::string> names;
@@ -284,14 +262,20 @@ ClientPolicy load_profile(const std::string& name_or_file) {
   if (auto builtin = builtin_profile(name_or_file)) return parse_profile(*builtin, "profile " + name_or_file);
   std::ifstream in(name_or_file);
   if (!in) {
-    if (name_or_file.find('/') == std::string::npos && name_or_file.find('.') == std::string::npos)
-      throw ConfigError("--profile", "no built-in profile or file named \"" + name_or_file + "\"; did you mean \"" +
-                                         nearest_name(name_or_file, builtin_profile_names()) + "\"?");
+    if (name_or_file.find('/') == std::string::npos && name_or_file.find('.') == std::string::npos) {
+      const auto near = nearest_name(name_or_file, builtin_profile_names());
+      throw ConfigError("--profile", "no built-in profile or file named \"" + name_or_file + "\"" +
+                                         (near.empty() ? "; the built-in ones: naive, sdk-default, claude-code-like, resilient"
+                                                       : "; did you mean \"" + near + "\"?"));
+    }
     throw ConfigError("--profile", "cannot read \"" + name_or_file + "\"");
   }
+  const std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  if (json_too_deep_at(text) != std::string::npos)
+    throw ConfigError(name_or_file, "nests deeper than " + std::to_string(kMaxJsonDepth) + " levels");
   json profile;
   try {
-    profile = json::parse(in);
+    profile = json::parse(text);
   } catch (const json::parse_error& e) {
     throw ConfigError(name_or_file, std::string("not JSON: ") + e.what());
   }

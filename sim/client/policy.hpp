@@ -76,7 +76,4 @@ ClientPolicy parse_profile(const nlohmann::json& profile, const std::string& whe
 ClientPolicy load_profile(const std::string& name_or_file);
 nlohmann::json profile_to_json(const ClientPolicy& policy);
 
-// The valid name nearest to `given` (edit distance), for "did you mean".
-std::string nearest_name(std::string_view given, const std::vector<std::string>& names);
-
 }  // namespace faultline::sim
