@@ -1,6 +1,8 @@
 #include "sim/client/transport.hpp"
 
-#include <sstream>
+#include <string_view>
+#include <utility>
+#include <vector>
 
 #include <boost/asio/error.hpp>
 #include <boost/beast/http/error.hpp>
@@ -12,13 +14,53 @@
 
 namespace faultline::sim {
 
+namespace {
+
+// The words of a command as a POSIX shell splits them (no expansion): blanks
+// separate words, '...' keeps everything, "..." keeps everything but \" \\
+// \$ and \`, a backslash outside quotes keeps the next character.
+std::vector<std::string> split_command(const std::string& text) {
+  std::vector<std::string> words;
+  std::string word;
+  bool in_word = false;
+  for (std::size_t i = 0; i < text.size(); ++i) {
+    const char c = text[i];
+    if (c == ' ' || c == '\t' || c == '\n') {
+      if (in_word) words.push_back(std::exchange(word, {}));
+      in_word = false;
+      continue;
+    }
+    in_word = true;
+    if (c == '\'') {
+      const auto end = text.find('\'', i + 1);
+      if (end == std::string::npos) throw ConfigError("--target", "stdio: a ' is not closed");
+      word.append(text, i + 1, end - i - 1);
+      i = end;
+    } else if (c == '"') {
+      for (++i;; ++i) {
+        if (i >= text.size()) throw ConfigError("--target", "stdio: a \" is not closed");
+        if (text[i] == '"') break;
+        if (text[i] == '\\' && i + 1 < text.size() && std::string_view("\"\\$`").find(text[i + 1]) != std::string_view::npos) ++i;
+        word += text[i];
+      }
+    } else if (c == '\\') {
+      if (i + 1 < text.size()) word += text[++i];
+    } else {
+      word += c;
+    }
+  }
+  if (in_word) words.push_back(word);
+  return words;
+}
+
+}  // namespace
+
 Target parse_target(const std::string& text, bool sse) {
   Target t;
   t.text = text;
   if (text.rfind("stdio:", 0) == 0) {
     if (sse) throw ConfigError("--transport", "sse needs an http:// target, not a stdio command");
-    std::istringstream words(text.substr(6));
-    for (std::string w; words >> w;) t.command.push_back(w);
+    t.command = split_command(text.substr(6));
     if (t.command.empty()) throw ConfigError("--target", "stdio: needs a command, as in stdio:npx some-server");
     t.kind = Target::Kind::stdio;
     return t;

@@ -160,3 +160,13 @@ TEST_CASE("targets: stdio commands, ws and http URLs, refused shapes") {
   CHECK_THROWS_AS(parse_target("stdio:", false), ConfigError);
   CHECK_THROWS_AS(parse_target("ws://127.0.0.1:7/", true), ConfigError);
 }
+
+TEST_CASE("a stdio command is split into words as a shell would, without expanding anything") {
+  using V = std::vector<std::string>;
+  CHECK(parse_target("stdio:sh -c 'echo $HOME; exit 0'", false).command == V{"sh", "-c", "echo $HOME; exit 0"});
+  CHECK(parse_target(R"(stdio:prog "a b" "say \"hi\"" c\ d 'it'"'"'s')", false).command ==
+        V{"prog", "a b", "say \"hi\"", "c d", "it's"});
+  CHECK(parse_target("stdio:  prog   ''  x ", false).command == V{"prog", "", "x"});
+  CHECK_THROWS_WITH_AS(parse_target("stdio:sh -c 'oops", false), "--target: stdio: a ' is not closed", ConfigError);
+  CHECK_THROWS_WITH_AS(parse_target("stdio:sh -c \"oops", false), "--target: stdio: a \" is not closed", ConfigError);
+}
