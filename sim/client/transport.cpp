@@ -17,8 +17,9 @@ namespace faultline::sim {
 namespace {
 
 // The words of a command as a POSIX shell splits them (no expansion): blanks
-// separate words, '...' keeps everything, "..." keeps everything but \" \\
-// \$ and \`, a backslash outside quotes keeps the next character.
+// separate words; single quotes keep everything; double quotes keep everything
+// but a backslash before one of " \ $ `; outside quotes a backslash keeps the
+// next character.
 std::vector<std::string> split_command(const std::string& text) {
   std::vector<std::string> words;
   std::string word;
