@@ -9,7 +9,7 @@ import { writeFileSync } from 'node:fs';
 import { join, resolve, dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { BIN, tmp, startEverything, startFaultline } from './http-peers.mjs';
-import { simulate, of, assertHistory, outcomeOf } from './sim-peers.mjs';
+import { simulate, of, assertHistory, outcomeOf, startMock, control } from './sim-peers.mjs';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const EVERYTHING_BIN = resolve(here, 'node_modules/.bin/mcp-server-everything');
@@ -257,4 +257,50 @@ test('--list-profiles and --show-profile print JSON to copy', async () => {
   assert.equal(json.request_timeout_ms, 60000);
   assert.equal(json.reconnect_multiplier, 1.5);
   assert.equal(json.max_attempts, 2);
+});
+
+test('fail_pending_on_drop off: a call in flight when the server dies waits for its timeout instead', async () => {
+  const target = `stdio:${BIN} wrap --fault kill,after_ms=500 -- ${BIN} mock-server`;
+  const p = profile('no-fail-pending', { fail_pending_on_drop: false, request_timeout_ms: 1500, restart_stdio_server: false,
+    reconnect: 'none' });
+  const r = await simulate(['--profile', p, '--target', target, '--tool', 'sleep={"ms":3000}']);
+  assert.equal(r.code, 1, r.stderr);
+  assertHistory(r.events);
+  assert.equal(of(r.events, 'client.disconnected').length, 1);
+  const sleep = outcomeOf(r.events, 'sleep');
+  assert.equal(sleep.kind, 'rpc.timeout');
+  assert.ok(sleep.ms >= 1400 && sleep.ms < 2500, `timed out after ${sleep.ms} ms`);
+});
+
+test('an unknown session answered 400: reinitialize_on_400 starts a new one, sdk-default keeps failing', { timeout: 60_000 }, async () => {
+  const m = await startMock(['--transport', 'http', '--unknown-session-status', '400']);
+  try {
+    const workload = join(tmp, 'echo-loop.json');
+    writeFileSync(workload, JSON.stringify({ steps: [{ method: 'tools/call', tool: 'echo', arguments: { message: 'x' } }],
+      think: '100ms', duration: '1600ms' }));
+    const run = async (name) => {
+      const pending = simulate(['--profile', name, '--workload', workload, m.url]);
+      await new Promise((res) => setTimeout(res, 700));
+      assert.equal((await control(m, 'POST', '/restart')).status, 200);  // every session forgotten
+      return pending;
+    };
+    const r = await run('resilient');
+    assertHistory(r.events);
+    const lost = of(r.events, 'session.lost');
+    assert.ok(lost.length >= 1 && lost.every((e) => e.status === 400), JSON.stringify(lost));
+    const sessions = of(r.events, 'session.initialized').map((e) => e.session);
+    assert.ok(sessions.length >= 2 && sessions[0] !== sessions.at(-1), JSON.stringify(sessions));
+    const after = r.events.indexOf(of(r.events, 'session.initialized').at(-1));
+    assert.ok(r.events.slice(after).some((e) => e.kind === 'rpc.ok'), 'calls go through on the new session');
+
+    const s = await run('sdk-default');
+    assertHistory(s.events);
+    assert.equal(of(s.events, 'session.initialized').length, 1);
+    const fails = of(s.events, 'rpc.fail');
+    assert.ok(fails.length >= 3 && fails.every((e) => e.code === 400), `${fails.length} fails`);
+    const lastOk = of(s.events, 'rpc.ok').at(-1);
+    assert.ok(lastOk.t < fails[0].t, 'nothing succeeds after the restart');
+  } finally {
+    m.child.kill('SIGTERM');
+  }
 });
