@@ -304,3 +304,25 @@ test('an unknown session answered 400: reinitialize_on_400 starts a new one, sdk
     m.child.kill('SIGTERM');
   }
 });
+
+test('reset_attempts: a server that keeps dying is reconnected each time when the counter resets, given up on when not', { timeout: 60_000 }, async () => {
+  // Each server child is killed 400 ms after it starts; one reconnect attempt allowed in a row.
+  const target = `stdio:${BIN} wrap --fault kill,after_ms=400 -- ${BIN} mock-server`;
+  const workload = join(tmp, 'echo-dying.json');
+  writeFileSync(workload, JSON.stringify({ steps: [{ method: 'tools/call', tool: 'echo', arguments: { message: 'x' } }],
+    think: '50ms', duration: '2s' }));
+  const base = { reconnect: 'fixed', reconnect_delay_ms: 50, reconnect_jitter: 0, max_attempts: 1 };
+  for (const [reset, keepsGoing] of [['reconnected', true], ['first_ok', true], ['never', false]]) {
+    const r = await simulate(['--profile', profile(`reset-${reset}`, { ...base, reset_attempts: reset }), '--workload', workload,
+      '--target', target]);
+    assertHistory(r.events);
+    const reconnected = of(r.events, 'client.reconnected').length;
+    if (keepsGoing) {
+      assert.ok(reconnected >= 3, `${reset}: reconnected ${reconnected} times`);
+      assert.equal(of(r.events, 'client.gave_up').length, 0, reset);
+    } else {
+      assert.equal(reconnected, 1, `${reset}: reconnected ${reconnected} times`);
+      assert.equal(of(r.events, 'client.gave_up').length, 1, reset);
+    }
+  }
+});
