@@ -29,8 +29,8 @@ asio::awaitable<void> HttpPeer::start() {
   give_back(std::move(first));
 }
 
-asio::awaitable<std::unique_ptr<HttpConn>> HttpPeer::open(boost::system::error_code& ec) {
-  auto conn = std::make_unique<HttpConn>(ex_);
+asio::awaitable<std::unique_ptr<ClientConn>> HttpPeer::open(boost::system::error_code& ec) {
+  auto conn = std::make_unique<ClientConn>(ex_);
   auto [connect_ec, endpoint] = co_await asio::async_connect(conn->socket, endpoints_, asio::as_tuple(asio::use_awaitable));
   (void)endpoint;
   ec = connect_ec;
@@ -40,7 +40,7 @@ asio::awaitable<std::unique_ptr<HttpConn>> HttpPeer::open(boost::system::error_c
   co_return conn;
 }
 
-asio::awaitable<std::unique_ptr<HttpConn>> HttpPeer::take(boost::system::error_code& ec) {
+asio::awaitable<std::unique_ptr<ClientConn>> HttpPeer::take(boost::system::error_code& ec) {
   ec = {};
   while (!idle_.empty()) {
     auto conn = std::move(idle_.back());
@@ -51,7 +51,7 @@ asio::awaitable<std::unique_ptr<HttpConn>> HttpPeer::take(boost::system::error_c
   co_return opened;
 }
 
-void HttpPeer::give_back(std::unique_ptr<HttpConn> conn) {
+void HttpPeer::give_back(std::unique_ptr<ClientConn> conn) {
   if (conn && conn->socket.is_open()) idle_.push_back(std::move(conn));
 }
 
@@ -69,7 +69,7 @@ http::request<http::string_body> HttpPeer::request(http::verb verb, const std::s
   return req;
 }
 
-asio::awaitable<boost::system::error_code> http_exchange(HttpPeer& peer, std::unique_ptr<HttpConn>& conn,
+asio::awaitable<boost::system::error_code> http_exchange(HttpPeer& peer, std::unique_ptr<ClientConn>& conn,
                                                          http::request<http::string_body>& req,
                                                          ResponseParser& parser) {
   req.prepare_payload();
@@ -102,7 +102,7 @@ asio::awaitable<boost::system::error_code> http_exchange(HttpPeer& peer, std::un
   co_return ec;
 }
 
-asio::awaitable<boost::system::error_code> http_read_body(HttpConn& conn, ResponseParser& parser,
+asio::awaitable<boost::system::error_code> http_read_body(ClientConn& conn, ResponseParser& parser,
                                                           const std::function<bool(std::string_view)>& chunk) {
   std::array<char, 16384> buffer;
   while (!parser.is_done()) {

@@ -24,8 +24,8 @@ namespace faultline::sim {
 namespace http = boost::beast::http;
 using tcp = asio::ip::tcp;
 
-struct HttpConn {
-  explicit HttpConn(asio::any_io_executor ex) : socket(ex) {}
+struct ClientConn {
+  explicit ClientConn(asio::any_io_executor ex) : socket(ex) {}
   tcp::socket socket;
   boost::beast::flat_buffer buffer;
 };
@@ -41,11 +41,11 @@ class HttpPeer {
   // naming the target when it does not resolve or refuses.
   asio::awaitable<void> start();
   // A pooled connection, or a new one; null with `ec` set when none could be opened.
-  asio::awaitable<std::unique_ptr<HttpConn>> take(boost::system::error_code& ec);
-  void give_back(std::unique_ptr<HttpConn> conn);
+  asio::awaitable<std::unique_ptr<ClientConn>> take(boost::system::error_code& ec);
+  void give_back(std::unique_ptr<ClientConn> conn);
   void close_all();
   // A new connection, never a pooled one.
-  asio::awaitable<std::unique_ptr<HttpConn>> open(boost::system::error_code& ec);
+  asio::awaitable<std::unique_ptr<ClientConn>> open(boost::system::error_code& ec);
 
   http::request<http::string_body> request(http::verb verb, const std::string& path) const;
   const Target& target() const { return target_; }
@@ -55,18 +55,18 @@ class HttpPeer {
   asio::any_io_executor ex_;
   Target target_;
   std::vector<tcp::endpoint> endpoints_;
-  std::vector<std::unique_ptr<HttpConn>> idle_;
+  std::vector<std::unique_ptr<ClientConn>> idle_;
 };
 
 // Writes `req` and reads the response header into `parser` (whose body limit
 // is lifted). A reused connection the server had closed is retried once on a
 // new one, so `conn` may be replaced.
-asio::awaitable<boost::system::error_code> http_exchange(HttpPeer& peer, std::unique_ptr<HttpConn>& conn,
+asio::awaitable<boost::system::error_code> http_exchange(HttpPeer& peer, std::unique_ptr<ClientConn>& conn,
                                                          http::request<http::string_body>& req, ResponseParser& parser);
 
 // Reads the body to its end, handing each chunk to `chunk`. Stops early (with
 // operation_aborted) when `chunk` returns false.
-asio::awaitable<boost::system::error_code> http_read_body(HttpConn& conn, ResponseParser& parser,
+asio::awaitable<boost::system::error_code> http_read_body(ClientConn& conn, ResponseParser& parser,
                                                           const std::function<bool(std::string_view)>& chunk);
 
 // An SSE stream being read: its decoder and the JSON-RPC messages of its events.

@@ -50,7 +50,7 @@ class StreamableHttp : public ClientTransport, public std::enable_shared_from_th
     req.set(http::field::accept, "application/json, text/event-stream");
     add_session_headers(req);
     req.body() = message.dump();
-    std::unique_ptr<HttpConn> conn;
+    std::unique_ptr<ClientConn> conn;
     auto parser = std::make_unique<ResponseParser>();
     const auto ec = co_await http_exchange(peer_, conn, req, *parser);
     if (ec) {
@@ -98,7 +98,7 @@ class StreamableHttp : public ClientTransport, public std::enable_shared_from_th
     if (!session_id_.empty()) {
       auto req = peer_.request(http::verb::delete_, peer_.target().path);
       add_session_headers(req);
-      std::unique_ptr<HttpConn> conn;
+      std::unique_ptr<ClientConn> conn;
       auto conn_ec = boost::system::error_code{};
       conn = co_await peer_.take(conn_ec);
       if (conn) {
@@ -138,7 +138,7 @@ class StreamableHttp : public ClientTransport, public std::enable_shared_from_th
 
   // Reads one SSE stream to its end, delivering its messages; true when the
   // answer to `request_id` was among them.
-  asio::awaitable<bool> read_stream(HttpConn& conn, ResponseParser& parser, SseReader& reader,
+  asio::awaitable<bool> read_stream(ClientConn& conn, ResponseParser& parser, SseReader& reader,
                                     const std::optional<nlohmann::json>& request_id, bool& any_event) {
     bool answered = false;
     live_.insert(&conn.socket);
@@ -173,13 +173,13 @@ class StreamableHttp : public ClientTransport, public std::enable_shared_from_th
 
   // Opens a GET stream (resuming after `last_id` when given); null when the
   // server refused it (its status in `status`).
-  asio::awaitable<std::pair<std::unique_ptr<HttpConn>, std::unique_ptr<ResponseParser>>> open_get(
+  asio::awaitable<std::pair<std::unique_ptr<ClientConn>, std::unique_ptr<ResponseParser>>> open_get(
       const std::string& last_id, int& status) {
     auto req = peer_.request(http::verb::get, peer_.target().path);
     req.set(http::field::accept, "text/event-stream");
     add_session_headers(req);
     if (!last_id.empty() && streams_.resume_with_last_event_id) req.set("Last-Event-ID", last_id);
-    std::unique_ptr<HttpConn> conn;
+    std::unique_ptr<ClientConn> conn;
     auto parser = std::make_unique<ResponseParser>();
     const auto ec = co_await http_exchange(peer_, conn, req, *parser);
     status = ec ? 0 : static_cast<int>(parser->get().result_int());
@@ -188,14 +188,14 @@ class StreamableHttp : public ClientTransport, public std::enable_shared_from_th
         boost::system::error_code ignored;
         conn->socket.close(ignored);
       }
-      co_return std::make_pair(std::unique_ptr<HttpConn>(), std::unique_ptr<ResponseParser>());
+      co_return std::make_pair(std::unique_ptr<ClientConn>(), std::unique_ptr<ResponseParser>());
     }
     co_return std::make_pair(std::move(conn), std::move(parser));
   }
 
   // The SSE answer to one POST. When it ends before the answer came, it is
   // resumed by GET with the last event id it carried, after the server's retry:.
-  asio::awaitable<void> post_stream(std::unique_ptr<HttpConn> conn, std::unique_ptr<ResponseParser> parser,
+  asio::awaitable<void> post_stream(std::unique_ptr<ClientConn> conn, std::unique_ptr<ResponseParser> parser,
                                     std::optional<nlohmann::json> request_id) {
     auto self = shared_from_this();
     SseReader reader;

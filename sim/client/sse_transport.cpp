@@ -51,7 +51,7 @@ class LegacySse : public ClientTransport, public std::enable_shared_from_this<Le
     auto req = peer_.request(http::verb::post, endpoint_);
     req.set(http::field::content_type, "application/json");
     req.body() = message.dump();
-    std::unique_ptr<HttpConn> conn;
+    std::unique_ptr<ClientConn> conn;
     ResponseParser parser;
     const auto ec = co_await http_exchange(peer_, conn, req, parser);
     if (ec) {
@@ -112,7 +112,7 @@ class LegacySse : public ClientTransport, public std::enable_shared_from_this<Le
   }
 
   HttpPeer peer_;
-  std::unique_ptr<HttpConn> stream_;
+  std::unique_ptr<ClientConn> stream_;
   asio::steady_timer endpoint_ready_;
   std::string endpoint_;
   bool closing_ = false;
