@@ -103,7 +103,12 @@ void FaultBook::end(const EntryPtr& e, const char* reason, bool take_off) {
   if (e->spec->budget) fields["injections"] = e->spec->budget->used();
   hooks_.emit("fault.end", std::move(fields));
   const bool was_acting = std::exchange(e->acting, false);
-  if (std::string_view(reason) == "link_gone") return;
+  if (std::string_view(reason) == "link_gone") {
+    // The timer goes now, while its context is alive: a session on a worker
+    // thread may hold the link (and this book) past the main context's end.
+    e->timer.reset();
+    return;
+  }
   entries_.erase(std::find(entries_.begin(), entries_.end(), e));
   all_.erase(std::find(all_.begin(), all_.end(), e->spec));
   if (was_acting && take_off) hooks_.stop(e->spec);
