@@ -106,7 +106,7 @@ asio::awaitable<bool> McpClient::initialize(std::string& why) {
       why = "initialize: " + outcome.message;
     co_return false;
   }
-  const auto version = outcome.result.value("protocolVersion", nlohmann::json()).is_string()
+  const auto version = outcome.result.is_object() && outcome.result.value("protocolVersion", nlohmann::json()).is_string()
                            ? outcome.result["protocolVersion"].get<std::string>()
                            : std::string();
   const bool known = std::any_of(std::begin(kClientProtocolVersions), std::end(kClientProtocolVersions),

@@ -192,7 +192,8 @@ void McpClient::on_message(std::uint64_t generation, nlohmann::json message) {
     if (idv == message.end() || !idv->is_number_integer()) return;
     const auto id = idv->get<std::int64_t>();
     if (auto err = message.find("error"); err != message.end() && err->is_object()) {
-      const int code = err->value("code", 0);
+      const auto code_it = err->find("code");  // a server's odd code is 0, not an exception
+      const int code = code_it != err->end() && code_it->is_number_integer() ? code_it->get<int>() : 0;
       std::string text = err->contains("message") && (*err)["message"].is_string() ? (*err)["message"].get<std::string>() : "";
       finish(id, CallOutcome{CallOutcome::Kind::fail, nullptr, code, std::move(text), 0});
     } else {
@@ -249,8 +250,10 @@ asio::awaitable<bool> McpClient::list_tools(bool handshake) {
       ok = false;
       break;
     }
+    if (!outcome.result.is_object()) break;  // a server's odd answer ends the listing, it does not throw
     if (outcome.result.contains("tools") && outcome.result["tools"].is_array())
-      for (const auto& t : outcome.result["tools"]) found.push_back(t);
+      for (const auto& t : outcome.result["tools"])
+        if (t.is_object() && t.contains("name") && t["name"].is_string()) found.push_back(t);  // the rest cannot be called
     cursor = outcome.result.value("nextCursor", nlohmann::json());
     if (!cursor.is_string() || cursor.get<std::string>().empty()) break;
   }

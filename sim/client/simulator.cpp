@@ -153,7 +153,8 @@ asio::awaitable<bool> Simulation::one_pass(std::shared_ptr<McpClient> client, Si
       std::string tool_name = name;
       const auto outcome = co_await client->call_tool(std::move(tool_name), std::move(arguments));
       if (!outcome.ok()) ok = false;
-      else if (outcome.result.value("isError", false)) ++sim.summary_.tool_errors;
+      else if (outcome.result.is_object() && outcome.result.value("isError", nlohmann::json()) == true)
+        ++sim.summary_.tool_errors;
     }
     if (!sim.options_.duration || sim.stopping() || client->gave_up()) break;
     // Between passes: a breath, so a server with no tools is not asked in a tight loop.

@@ -11,7 +11,7 @@
 namespace faultline::sim {
 
 namespace {
-constexpr auto kPoll = std::chrono::milliseconds(50);
+constexpr auto kStopPoll = std::chrono::milliseconds(50);
 }  // namespace
 
 // One client as the driver sees it: empty until the client has started.
@@ -40,7 +40,8 @@ class WorkloadRun::Slot : public WorkClient {
         }
         auto arguments = step.arguments ? *step.arguments : generate_arguments(schema, c->rng());
         const auto outcome = co_await c->call_tool(std::move(name), std::move(arguments));
-        if (outcome.ok() && outcome.result.value("isError", false)) ++run_.tool_errors_;
+        if (outcome.ok() && outcome.result.is_object() && outcome.result.value("isError", nlohmann::json()) == true)
+          ++run_.tool_errors_;
         break;
       }
       case StepKind::list_tools:
@@ -53,9 +54,13 @@ class WorkloadRun::Slot : public WorkClient {
             std::string method = "resources/list";  // named first: GCC 12 fumbles a literal argument of a co_await
             auto params = nlohmann::json::object();
             const auto listed = co_await c->request(std::move(method), std::move(params));
-            const auto& resources = listed.result.value("resources", nlohmann::json::array());
-            if (listed.ok() && resources.is_array() && !resources.empty() && resources[0].is_object())
-              first_resource_ = resources[0].value("uri", "");
+            // What a failed call or an odd server leaves in result is not trusted to be an object.
+            if (listed.ok() && listed.result.is_object()) {
+              const auto resources = listed.result.value("resources", nlohmann::json::array());
+              if (resources.is_array() && !resources.empty() && resources[0].is_object() &&
+                  resources[0].value("uri", nlohmann::json()).is_string())
+                first_resource_ = resources[0]["uri"].get<std::string>();
+            }
           }
           uri = first_resource_;
         }
@@ -105,7 +110,7 @@ asio::awaitable<void> WorkloadRun::drive(Simulation& sim) {
     asio::co_spawn(ex_, [self, &sim]() -> asio::awaitable<void> {
       while (!self->finished_) {
         if (sim.stopping()) self->driver_->stop();
-        asio::steady_timer poll(self->ex_, kPoll);
+        asio::steady_timer poll(self->ex_, kStopPoll);
         co_await poll.async_wait(asio::as_tuple(asio::use_awaitable));
       }
     }, asio::detached);
