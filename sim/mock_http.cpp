@@ -22,7 +22,6 @@
 namespace faultline::sim {
 namespace {
 
-constexpr auto use_tuple = asio::as_tuple(asio::use_awaitable);
 constexpr std::size_t kKeptStreams = 16;  // finished request streams a client may still resume
 
 bool contains(std::string_view haystack, std::string_view needle) {

@@ -17,7 +17,6 @@
 namespace faultline::sim {
 namespace {
 
-constexpr auto use_tuple = asio::as_tuple(asio::use_awaitable);
 // Bytes a client may send while one of its streams is open (a pipelined next
 // request) before the mock gives up on it.
 constexpr std::size_t kMaxPendingBytes = 1 << 20;

@@ -22,7 +22,6 @@ namespace faultline::sim {
 namespace {
 
 namespace websocket = beast::websocket;
-constexpr auto use_tuple = asio::as_tuple(asio::use_awaitable);
 
 class WsConn : public std::enable_shared_from_this<WsConn> {
  public:
@@ -126,9 +125,9 @@ class WsConn : public std::enable_shared_from_this<WsConn> {
   websocket::close_reason close_reason_;
 };
 
-class WsTransport : public MockListener {
+class WsListener : public MockListener {
  public:
-  WsTransport(MockHub& hub, const HostPort& where)
+  WsListener(MockHub& hub, const HostPort& where)
       : hub_(hub), acceptor_(bind_mock_acceptor(hub.executor(), where, "--listen")) {
     asio::co_spawn(hub_.executor(), accept_loop(), asio::detached);
   }
@@ -170,7 +169,7 @@ class WsTransport : public MockListener {
 }  // namespace
 
 std::unique_ptr<MockListener> serve_mock_ws(MockHub& hub, const HostPort& where) {
-  return std::make_unique<WsTransport>(hub, where);
+  return std::make_unique<WsListener>(hub, where);
 }
 
 }  // namespace faultline::sim

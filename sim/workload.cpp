@@ -14,7 +14,7 @@ namespace {
 
 using ms = std::chrono::milliseconds;
 constexpr ms kMaxThink{3'600'000};
-constexpr ms kMaxDuration{7LL * 24 * 3600 * 1000};
+constexpr ms kMaxRunDuration{7LL * 24 * 3600 * 1000};
 
 std::string required_string(const nlohmann::json& step, const char* key, const std::string& where) {
   auto it = step.find(key);
@@ -95,7 +95,7 @@ Workload parse_workload(const nlohmann::json& workload, const std::string& point
     }
   }
   if (auto d = workload.find("duration"); d != workload.end())
-    w.duration = read_duration(*d, pointer + "/duration", ms(1), kMaxDuration);
+    w.duration = read_duration(*d, pointer + "/duration", ms(1), kMaxRunDuration);
   if (auto load = workload.find("load"); load != workload.end()) {
     if (w.duration) throw ConfigError(pointer + "/duration", "conflicts with `load`, which has its own duration");
     w.load = parse_load_pattern(*load, pointer + "/load", seed);
