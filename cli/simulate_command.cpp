@@ -213,7 +213,7 @@ void register_simulate_command(CLI::App& root, CommandResult& result) {
       "client.connected, client.disconnected, client.reconnect_attempt, client.reconnected, client.gave_up, "
       "session.initialized, session.lost, tools.listed, notification.received, client.cancelled; source client:N.\n"
       "Exit code: 0 every client's pass succeeded; 1 a request failed, timed out or was lost, or a client gave up; "
-      "2 bad options or the target cannot be reached.");
+      "2 bad options, profile or workload; 3 the target cannot be reached.");
   cmd->callback([opts, &result] { result.exit_code = run_guarded("simulate", [&] { return run_simulate(*opts); }); });
 }
 
