@@ -8,29 +8,20 @@
 #include "core/errors.hpp"
 #include "core/host_port.hpp"
 #include "sim/mock_http_conn.hpp"
+#include "sim/mock_http_listener.hpp"
 #include "sim/mock_net.hpp"
 
 namespace faultline::sim {
 namespace {
 
-class ControlEndpoint : public MockListener {
+class ControlEndpoint : public HttpListener {
  public:
-  ControlEndpoint(MockHub& hub, const HostPort& where)
-      : hub_(hub), acceptor_(bind_mock_acceptor(hub.executor(), where, "--control")) {
-    asio::co_spawn(
-        hub_.executor(),
-        serve_http(acceptor_, [this](std::shared_ptr<HttpConn> c, HttpRequest& r) { return handle(std::move(c), r); },
-                   {.max_body = 1 << 20}, "control"),
-        asio::detached);
-  }
-  tcp::endpoint local() const override { return acceptor_.local_endpoint(); }
-  void stop() override {
-    boost::system::error_code ignored;
-    acceptor_.close(ignored);
+  ControlEndpoint(MockHub& hub, const HostPort& where) : HttpListener(hub, where, "--control") {
+    serve({.max_body = 1 << 20}, "control");
   }
 
  private:
-  asio::awaitable<void> handle(std::shared_ptr<HttpConn> conn, HttpRequest& req) {
+  asio::awaitable<void> handle(std::shared_ptr<HttpConn> conn, HttpRequest& req) override {
     auto res = answer(req);
     auto op = conn->respond(std::move(res));
     co_await std::move(op);
@@ -80,8 +71,6 @@ class ControlEndpoint : public MockListener {
     return res;
   }
 
-  MockHub& hub_;
-  tcp::acceptor acceptor_;
 };
 
 }  // namespace

@@ -17,6 +17,7 @@
 
 #include "mcp/http_body.hpp"
 #include "sim/mock_http_conn.hpp"
+#include "sim/mock_http_listener.hpp"
 #include "sim/mock_net.hpp"
 
 namespace faultline::sim {
@@ -97,26 +98,12 @@ struct HttpState {
   }
 };
 
-class HttpTransport : public MockListener {
+class HttpTransport : public HttpListener {
  public:
-  HttpTransport(MockHub& hub, const HostPort& where)
-      : hub_(hub),
-        acceptor_(bind_mock_acceptor(hub.executor(), where, "--listen")),
-        loopback_(acceptor_.local_endpoint().address().is_loopback()) {
-    asio::co_spawn(
-        hub_.executor(),
-        serve_http(acceptor_, [this](std::shared_ptr<HttpConn> c, HttpRequest& r) { return handle(std::move(c), r); },
-                   {}, "http"),
-        asio::detached);
-  }
-  tcp::endpoint local() const override { return acceptor_.local_endpoint(); }
-  void stop() override {
-    boost::system::error_code ignored;
-    acceptor_.close(ignored);
-  }
+  HttpTransport(MockHub& hub, const HostPort& where) : HttpListener(hub, where, "--listen") { serve({}, "http"); }
 
  private:
-  asio::awaitable<void> handle(std::shared_ptr<HttpConn> conn, HttpRequest& req);
+  asio::awaitable<void> handle(std::shared_ptr<HttpConn> conn, HttpRequest& req) override;
   asio::awaitable<void> post(std::shared_ptr<HttpConn> conn, HttpRequest& req);
   asio::awaitable<void> get(std::shared_ptr<HttpConn> conn, HttpRequest& req);
   // The request's live session and its state, or the answer that refuses it.
@@ -125,9 +112,6 @@ class HttpTransport : public MockListener {
   std::optional<HttpResponse> check_version(const HttpRequest& req) const;
   std::shared_ptr<MockSession> open_session(std::shared_ptr<HttpState>& state);
 
-  MockHub& hub_;
-  tcp::acceptor acceptor_;
-  bool loopback_;  // bound to loopback: refuse other Hosts (DNS rebinding)
   std::unordered_map<std::string, std::shared_ptr<HttpState>> states_;
 };
 

@@ -7,6 +7,7 @@
 
 #include "mcp/http_body.hpp"
 #include "sim/mock_http_conn.hpp"
+#include "sim/mock_http_listener.hpp"
 #include "sim/mock_net.hpp"
 
 namespace faultline::sim {
@@ -27,32 +28,15 @@ std::string query_parameter(std::string_view target, std::string_view name) {
   return {};
 }
 
-class SseTransport : public MockListener {
+class SseTransport : public HttpListener {
  public:
-  SseTransport(MockHub& hub, const HostPort& where)
-      : hub_(hub),
-        acceptor_(bind_mock_acceptor(hub.executor(), where, "--listen")),
-        loopback_(acceptor_.local_endpoint().address().is_loopback()) {
-    asio::co_spawn(
-        hub_.executor(),
-        serve_http(acceptor_, [this](std::shared_ptr<HttpConn> c, HttpRequest& r) { return handle(std::move(c), r); },
-                   {}, "sse"),
-        asio::detached);
-  }
-  tcp::endpoint local() const override { return acceptor_.local_endpoint(); }
-  void stop() override {
-    boost::system::error_code ignored;
-    acceptor_.close(ignored);
-  }
+  SseTransport(MockHub& hub, const HostPort& where) : HttpListener(hub, where, "--listen") { serve({}, "sse"); }
 
  private:
-  asio::awaitable<void> handle(std::shared_ptr<HttpConn> conn, HttpRequest& req);
+  asio::awaitable<void> handle(std::shared_ptr<HttpConn> conn, HttpRequest& req) override;
   asio::awaitable<void> open(std::shared_ptr<HttpConn> conn, HttpRequest& req);
   HttpResponse post(const HttpRequest& req);
 
-  MockHub& hub_;
-  tcp::acceptor acceptor_;
-  bool loopback_;  // bound to loopback: refuse other Hosts (DNS rebinding)
 };
 
 asio::awaitable<void> SseTransport::handle(std::shared_ptr<HttpConn> conn, HttpRequest& req) {
